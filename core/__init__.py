@@ -1,0 +1,55 @@
+"""Sanmin core: the one import surface for plugin authors.
+
+Everything a plugin needs comes from here::
+
+    from core import hookimpl, PluginManifest, MenuLink, Unit
+"""
+
+from core.db.engine import get_session, make_engine
+from core.db.migration_env import run_migrations_env
+from core.hookspecs import hookimpl, hookspec
+from core.kernel import Kernel, Scope
+from core.plugins.errors import PluginDisabled, PluginHookError, StartupError
+from core.plugins.manifest import PluginManifest
+from core.plugins.toggles import PluginState, ScopeUnit
+from core.settings import Settings
+from core.units.codes import Level, UnitCodeError, parse_code
+from core.units.models import Unit
+from core.units.service import UnitNotFound, get_unit, in_subtree, list_units
+from core.version import __version__
+from core.web.menu import MenuLink
+from core.web.render import render
+from core.web.scope import current_scope
+
+__all__ = [
+    "Kernel",
+    "Level",
+    "MenuLink",
+    "PluginDisabled",
+    "PluginHookError",
+    "PluginManifest",
+    "PluginState",
+    "Scope",
+    "ScopeUnit",
+    "Settings",
+    "StartupError",
+    "Unit",
+    "UnitCodeError",
+    "UnitNotFound",
+    "__version__",
+    "current_scope",
+    "get_session",
+    "get_unit",
+    "hookimpl",
+    "hookspec",
+    "in_subtree",
+    "list_units",
+    "make_engine",
+    "parse_code",
+    "render",
+    "run_migrations_env",
+]
+
+from core.web.app import create_app  # noqa: E402  (last: it imports the rest of core)
+
+__all__ += ["create_app"]

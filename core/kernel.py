@@ -1,0 +1,98 @@
+"""The running kernel: settings, engine, plugins and per-township hook resolution.
+
+One :class:`Kernel` per application, kept on ``app.state.kernel``; nothing
+lives in module globals, so tests can build as many as they like.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+
+from core.plugins.errors import PluginDisabled
+from core.plugins.registry import PluginRegistry
+from core.plugins.scoping import HookScoper, TownshipHooks
+from core.plugins.toggles import PluginState, ScopeUnit, ToggleState
+from core.settings import Settings
+from core.units.codes import UnitCode
+
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
+log = logging.getLogger("sanmin")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What the kernel resolved for one request: the unit, its township and the hooks to call."""
+
+    unit: UnitCode
+    township: ScopeUnit
+    enabled: frozenset[str]
+    hooks: TownshipHooks
+
+
+class Kernel:
+    """Settings, engine, plugin registry, per-township toggles and the template environment."""
+
+    def __init__(self, settings: Settings, registry: PluginRegistry, engine: Engine) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.engine = engine
+        self.toggles = ToggleState(engine, registry, settings.toggle_refresh_seconds)
+        self._scoper = HookScoper(
+            registry.pm, frozenset(p.name for p in registry.optional())
+        )
+        self.templates: Jinja2Templates | None = None
+        if settings.trace_hooks:
+            registry.pm.trace.root.setwriter(log.info)
+            registry.pm.enable_tracing()
+
+    @property
+    def pm(self):  # type: ignore[no-untyped-def]
+        return self.registry.pm
+
+    def scope(self, unit_code: str) -> Scope:
+        """Resolve a unit code to its township, the plugins enabled there and their hooks.
+
+        :raises UnitCodeError: malformed code. :raises UnitNotFound: unknown township.
+        """
+        township, parsed = self.toggles.resolve(unit_code)
+        enabled = self.toggles.snapshot().enabled(township.code)
+        return Scope(parsed, township, enabled, self._scoper.for_enabled(enabled))
+
+    def hooks_for(self, township: ScopeUnit | str | None) -> TownshipHooks:
+        """The township-scoped hook relay for a unit (or only core plugins for ``None``)."""
+        if township is None:
+            return self._scoper.for_enabled(self.toggles.snapshot().essential)
+        code = township if isinstance(township, str) else township.code
+        return self.scope(code).hooks
+
+    def require(self, plugin: str, unit_code: str) -> Scope:
+        """The scope for ``unit_code``, or :class:`PluginDisabled` if ``plugin`` is off there."""
+        scope = self.scope(unit_code)
+        if plugin not in scope.enabled:
+            info = self.registry.info(plugin)
+            raise PluginDisabled(
+                plugin, info.title if info else plugin, scope.township.name, scope.township.code
+            )
+        return scope
+
+    def plugin_states(self, unit_code: str | None) -> dict[str, PluginState]:
+        """Every plugin's state at a unit (or its default when ``unit_code`` is ``None``)."""
+        snapshot = self.toggles.snapshot()
+        states: dict[str, PluginState] = {}
+        scope_code = self.toggles.resolve(unit_code)[0].code if unit_code else None
+        for info in self.registry.all():
+            if not info.loaded:
+                states[info.name] = PluginState(info.name, False, "failed")
+            elif scope_code is None:
+                enabled = info.essential or info.manifest.default_enabled  # type: ignore[union-attr]
+                states[info.name] = PluginState(info.name, enabled,
+                                                "core" if info.essential else "default")
+            else:
+                states[info.name] = snapshot.state(scope_code, info.name)
+        return states

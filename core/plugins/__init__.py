@@ -1,0 +1,1 @@
+"""The plugin manager, manifests and per-township enablement."""

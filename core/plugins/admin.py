@@ -1,0 +1,110 @@
+"""Core plugin ``plugin_admin``: the plugin list and the townships × plugins matrix.
+
+Read-only for now: changes go through ``sanmin plugins enable|disable`` until
+accounts and permissions exist to guard a write from the browser.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+
+from core.hookspecs import hookimpl
+from core.plugins.manifest import PluginManifest
+from core.units.codes import Level
+from core.version import __version__
+from core.web.menu import MenuLink
+from core.web.render import render
+
+PLUGIN = PluginManifest(
+    name="plugin_admin",
+    title="插件管理",
+    version=__version__,
+    description="已安装插件、加载错误与各乡镇街道的启用情况",
+    level="installation",
+    default_enabled=True,
+)
+
+SOURCE_LABELS = {"core": "核心", "builtin": "内置", "external": "外部", "test": "测试"}
+ORIGIN_LABELS = {"core": "核心", "unit": "本级", "inherited": "继承", "default": "默认",
+                 "failed": "失败"}
+
+api = APIRouter()
+pages = APIRouter()
+
+
+class PluginOut(BaseModel):
+    name: str
+    title: str
+    version: str
+    source: str
+    description: str
+    default_enabled: bool | None
+    enabled: bool
+    origin: str
+    origin_unit: str | None
+    error: str | None
+
+
+@api.get("/plugins", summary="插件列表 / installed plugins", response_model=list[PluginOut],
+         tags=["core"])
+def list_plugins(
+    request: Request,
+    unit: str | None = Query(None, description="在此单位的启用状态 / state at this unit"),
+) -> list[PluginOut]:
+    kernel = request.app.state.kernel
+    states = kernel.plugin_states(unit)
+    return [
+        PluginOut(
+            name=info.name,
+            title=info.title,
+            version=info.version,
+            source=info.source,
+            description=info.manifest.description if info.manifest else "",
+            default_enabled=info.manifest.default_enabled if info.manifest else None,
+            enabled=states[info.name].enabled,
+            origin=states[info.name].origin,
+            origin_unit=states[info.name].origin_unit,
+            error=info.error,
+        )
+        for info in kernel.registry.all()
+    ]
+
+
+@pages.get("/admin/plugins", response_class=HTMLResponse)
+async def plugins_page(request: Request) -> HTMLResponse:
+    kernel = request.app.state.kernel
+    snapshot = kernel.toggles.snapshot()
+    optional = sorted(kernel.registry.optional(), key=lambda p: p.name)
+    units = sorted(
+        (u for u in snapshot.units.values() if u.level != Level.province), key=lambda u: u.code
+    )
+    matrix = [(unit, {p.name: snapshot.state(unit.code, p.name) for p in optional})
+              for unit in units]
+    return await render(
+        request,
+        "core/admin_plugins.html",
+        {
+            "plugins": kernel.registry.all(),
+            "optional": optional,
+            "matrix": matrix,
+            "source_labels": SOURCE_LABELS,
+            "origin_labels": ORIGIN_LABELS,
+        },
+    )
+
+
+@hookimpl
+def register_api_routes() -> APIRouter:
+    return api
+
+
+@hookimpl
+def register_page_routes() -> APIRouter:
+    return pages
+
+
+@hookimpl
+def menu_links(township, request) -> list[MenuLink]:  # type: ignore[no-untyped-def]
+    return [MenuLink(href="/admin/plugins", label="插件管理", order=900)]

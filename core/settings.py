@@ -1,0 +1,79 @@
+"""Configuration from ``SANMIN_*`` environment variables or a TOML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Everything an installation can set. Defaults are safe and need no file.
+
+    Environment variables win over ``sanmin.toml`` in the working directory
+    (or the file named by ``SANMIN_CONFIG_FILE``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SANMIN_", extra="forbid")
+
+    database_url: str = Field(
+        default="sqlite:///./sanmin.db",
+        description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host/db",
+    )
+    disabled_plugins: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="comma-separated plugins never loaded, whatever the township settings",
+    )
+    load_plugins: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        default=None, description="when set, the only entry-point plugins loaded (comma-separated)"
+    )
+    toggle_refresh_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=2.0,
+        description="how often a process checks for plugin-setting changes made elsewhere",
+    )
+    auto_migrate: bool = Field(
+        default=False, description="apply migrations at start-up (demo and tests only)"
+    )
+    trace_hooks: bool = Field(default=False, description="log every hook call")
+
+    @field_validator("disabled_plugins", mode="before")
+    @classmethod
+    def _split_set(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("load_plugins", mode="before")
+    @classmethod
+    def _split_tuple(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        import os
+
+        toml_file = Path(os.environ.get("SANMIN_CONFIG_FILE", "sanmin.toml"))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )

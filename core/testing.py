@@ -1,0 +1,215 @@
+"""Pytest fixtures for Sanmin and for plugin authors (registered through ``pytest11``).
+
+A plugin's tests need no conftest::
+
+    def test_page(sanmin):
+        township = sanmin.township()
+        sanmin.enable("hello", township)
+        assert sanmin.client.get("/p/hello/", params={"unit": township.code}).status_code == 200
+
+Every test that uses ``sanmin`` (or ``sanmin_database_url``) runs twice: on
+SQLite and on PostgreSQL. PostgreSQL comes from ``SANMIN_TEST_POSTGRES_URL``
+(default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each test gets
+its own schema, dropped afterwards. When PostgreSQL is unreachable those runs
+are skipped with the reason, except under ``CI=true``, where they fail.
+
+Override ``sanmin_plugins`` (entry-point names to load; ``None`` loads all) or
+``sanmin_extra_plugins`` (``(name, object)`` pairs registered directly) to
+choose the plugins, and ``sanmin_settings`` to change settings.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session
+
+from core.kernel import Kernel
+from core.plugins.registry import PluginRegistry
+from core.plugins.service import bump_config_version, set_plugin_setting
+from core.settings import Settings
+from core.units.codes import LEVEL_ORDER, Level, parse_code
+from core.units.models import Unit
+from core.web.app import create_app
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DATABASES = ("sqlite", "postgresql")
+
+
+def postgres_url() -> str:
+    return os.environ.get("SANMIN_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _postgres_problem(url: str) -> str | None:
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver or network failure means "unreachable"
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    finally:
+        engine.dispose()
+    return None
+
+
+@pytest.fixture(scope="session")
+def sanmin_postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used (``None`` when it can); checked once per session."""
+    return _postgres_problem(postgres_url())
+
+
+@contextmanager
+def postgres_schema(base_url: str) -> Iterator[str]:
+    """A fresh schema on PostgreSQL, dropped afterwards; yields a URL whose search_path is it."""
+    schema = f"sanmin_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def sanmin_database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sanmin_postgres_problem: str | None
+) -> Iterator[str]:
+    """A URL of an empty database: an SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sanmin.db'}"
+        return
+    if sanmin_postgres_problem is not None:
+        message = f"PostgreSQL at {postgres_url()} unreachable: {sanmin_postgres_problem}"
+        if in_ci():
+            pytest.fail(f"{message} (CI=true requires PostgreSQL)")
+        pytest.skip(message)
+    with postgres_schema(postgres_url()) as url:
+        yield url
+
+
+@pytest.fixture
+def sanmin_plugins() -> Sequence[str] | None:
+    """Entry-point plugins to load; ``None`` (the default) loads every installed one."""
+    return None
+
+
+@pytest.fixture
+def sanmin_extra_plugins() -> Sequence[tuple[str, Any]]:
+    """``(name, module or object)`` plugins to register besides the entry points."""
+    return ()
+
+
+@pytest.fixture
+def sanmin_settings(sanmin_database_url: str) -> Settings:
+    """Settings for the test app: its own database, migrated at start-up."""
+    return Settings(database_url=sanmin_database_url, auto_migrate=True)
+
+
+@pytest.fixture
+def sanmin_registry(
+    sanmin_settings: Settings,
+    sanmin_plugins: Sequence[str] | None,
+    sanmin_extra_plugins: Sequence[tuple[str, Any]],
+) -> PluginRegistry:
+    """A loaded plugin registry with the chosen plugins."""
+    return PluginRegistry().load(
+        disabled=sanmin_settings.disabled_plugins,
+        only=sanmin_plugins,
+        extra=sanmin_extra_plugins,
+    )
+
+
+@pytest.fixture
+def sanmin_app(sanmin_settings: Settings, sanmin_registry: PluginRegistry) -> Iterator[FastAPI]:
+    """The application, built by ``create_app`` on the test database."""
+    app = create_app(sanmin_settings, registry=sanmin_registry)
+    yield app
+    app.state.kernel.engine.dispose()
+
+
+class Sanmin:
+    """The test harness: the app, a client, and factories for units and settings."""
+
+    def __init__(self, app: FastAPI, client: TestClient) -> None:
+        self.app = app
+        self.client = client
+        self._next_township = 0
+
+    @property
+    def kernel(self) -> Kernel:
+        return self.app.state.kernel
+
+    @property
+    def engine(self) -> Engine:
+        return self.kernel.engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session on the test database; commits on success."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+            session.commit()
+
+    def unit(self, code: str, name: str | None = None) -> Unit:
+        """The unit with ``code``, created with any missing ancestors (names are generated)."""
+        parsed = parse_code(code)
+        with self.session() as session:
+            created = False
+            for ancestor in reversed(parsed.ancestors()):
+                level = parse_code(ancestor).level
+                if level is Level.province or session.get(Unit, ancestor) is not None:
+                    continue
+                label = name if ancestor == parsed.code and name else f"测试{level.label}{ancestor}"
+                session.add(Unit.build(ancestor, label))
+                session.flush()
+                created = True
+            if created:
+                bump_config_version(session)
+            unit = session.get(Unit, parsed.code)
+        self.kernel.toggles.invalidate()
+        assert unit is not None
+        return unit
+
+    def township(self, name: str | None = None, county: str = "330802") -> Unit:
+        """A new township (with its county and city) each call, with deterministic codes."""
+        self._next_township += 1
+        return self.unit(f"{county}{100 + self._next_township:03d}000", name)
+
+    def set(self, plugin: str, unit: Unit | str, enabled: bool | None) -> None:
+        """Switch ``plugin`` on, off or back to inherit at ``unit``, as an admin would."""
+        code = unit if isinstance(unit, str) else unit.code
+        with self.session() as session:
+            set_plugin_setting(session, self.kernel.registry, plugin=plugin, unit_code=code,
+                               enabled=enabled, actor="test")
+        self.kernel.toggles.invalidate()
+
+    def enable(self, plugin: str, unit: Unit | str) -> None:
+        self.set(plugin, unit, True)
+
+    def disable(self, plugin: str, unit: Unit | str) -> None:
+        self.set(plugin, unit, False)
+
+
+@pytest.fixture
+def sanmin(sanmin_app: FastAPI) -> Iterator[Sanmin]:
+    """The harness, with the app started (its lifespan runs) and a client."""
+    with TestClient(sanmin_app) as client:
+        yield Sanmin(sanmin_app, client)

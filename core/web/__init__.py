@@ -1,0 +1,1 @@
+"""HTTP surfaces: the app factory, township resolution, errors and the shared layout."""

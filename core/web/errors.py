@@ -1,0 +1,83 @@
+"""Error responses: JSON for the API, a page for browsers; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.plugins.errors import PluginDisabled
+from core.units.codes import UnitCodeError
+from core.units.service import UnitNotFound
+
+log = logging.getLogger("sanmin.web")
+
+TITLES = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "未找到", 409: "冲突",
+          422: "输入有误", 500: "服务器错误"}
+
+
+def wants_html(request: Request) -> bool:
+    """Pages for browsers, JSON for the API and for clients that do not ask for HTML."""
+    path = request.url.path
+    if path.startswith(("/api/", "/open311/")) or path == "/metrics":
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def error_response(
+    request: Request, status_code: int, detail: object, extra: dict | None = None
+) -> Response:
+    if not wants_html(request):
+        return JSONResponse({"detail": detail, **(extra or {})}, status_code=status_code)
+    from core.web.render import render
+
+    message = detail if isinstance(detail, str) else "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in detail  # type: ignore[union-attr]
+    )
+    return await render(
+        request,
+        "core/error.html",
+        {"status_code": status_code, "title": TITLES.get(status_code, "出错了"), "message": message},
+        status_code=status_code,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn kernel errors into 4xx answers."""
+
+    @app.exception_handler(PluginDisabled)
+    async def plugin_disabled(request: Request, exc: PluginDisabled) -> Response:
+        return await error_response(
+            request, 404, str(exc), {"plugin": exc.plugin, "unit": exc.unit_code}
+        )
+
+    @app.exception_handler(UnitNotFound)
+    async def unit_not_found(request: Request, exc: UnitNotFound) -> Response:
+        return await error_response(request, 404, str(exc), {"unit": exc.code})
+
+    @app.exception_handler(UnitCodeError)
+    async def bad_unit_code(request: Request, exc: UnitCodeError) -> Response:
+        return await error_response(request, 400, f"unit: {exc}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        detail = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else "页面不存在 / not found"
+        response = await error_response(request, exc.status_code, detail)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+        return await error_response(request, 422, errors)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("Unhandled error on %s %s", request.method, request.url.path)
+        return await error_response(request, 500, "服务器内部错误，已记录 / internal error, logged")

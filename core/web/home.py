@@ -1,0 +1,51 @@
+"""Core plugin ``home``: the landing page, where a visitor picks their township."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from core.hookspecs import hookimpl
+from core.kernel import Scope
+from core.plugins.manifest import PluginManifest
+from core.units.codes import Level
+from core.version import __version__
+from core.web.render import render
+from core.web.scope import scope_if_given
+
+PLUGIN = PluginManifest(
+    name="home",
+    title="首页",
+    version=__version__,
+    description="首页与乡镇街道选择",
+    level="installation",
+    default_enabled=True,
+)
+
+pages = APIRouter()
+
+
+@pages.get("/", response_class=HTMLResponse)
+async def home(request: Request, scope: Scope | None = Depends(scope_if_given)) -> HTMLResponse:
+    kernel = request.app.state.kernel
+    units = kernel.toggles.snapshot().units.values()
+    counties = sorted((u for u in units if u.level == Level.county), key=lambda u: u.code)
+    townships: dict[str, list] = {}
+    for unit in sorted(units, key=lambda u: u.code):
+        if unit.level == Level.township:
+            townships.setdefault(unit.parent_code, []).append(unit)
+    enabled = [
+        kernel.registry.plugins[name]
+        for name in sorted(scope.enabled if scope else ())
+        if not kernel.registry.plugins[name].essential
+    ]
+    return await render(
+        request,
+        "core/home.html",
+        {"counties": counties, "townships": townships, "enabled_plugins": enabled},
+    )
+
+
+@hookimpl
+def register_page_routes() -> APIRouter:
+    return pages

@@ -1,0 +1,56 @@
+"""Rendering pages in the shared layout, with the township's menu."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from core.plugins.calling import call_robust
+from core.web.menu import MenuLink
+
+log = logging.getLogger("sanmin.web")
+
+
+async def menu_for(request: Request) -> list[MenuLink]:
+    """Menu entries from core plugins and from the plugins enabled in the request's township.
+
+    A failing implementation is logged with its plugin's name and skipped.
+    """
+    kernel = request.app.state.kernel
+    scope = getattr(request.state, "scope", None)
+    township = scope.township if scope else None
+    hooks = scope.hooks if scope else kernel.hooks_for(None)
+    results = await call_robust(
+        hooks.menu_links,
+        where=township.code if township else None,
+        township=township,
+        request=request,
+    )
+    links = []
+    for result in results:
+        for link in result:
+            try:
+                links.append(MenuLink.model_validate(link))
+            except ValueError:
+                log.error("menu_links returned an invalid entry: %r", link)
+    return sorted(links, key=lambda link: (link.order, link.label))
+
+
+async def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render ``template`` with the layout's variables (menu, township, kernel)."""
+    kernel = request.app.state.kernel
+    scope = getattr(request.state, "scope", None)
+    values = {
+        "request": request,
+        "menu": await menu_for(request),
+        "scope": scope,
+        "township": scope.township if scope else None,
+        "unit_code": scope.unit.code if scope else request.query_params.get("unit"),
+        **(context or {}),
+    }
+    return kernel.templates.TemplateResponse(request, template, values, status_code=status_code)
