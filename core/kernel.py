@@ -83,9 +83,9 @@ class Kernel:
 
     def plugin_states(self, unit_code: str | None) -> dict[str, PluginState]:
         """Every plugin's state at a unit (or its default when ``unit_code`` is ``None``)."""
-        snapshot = self.toggles.snapshot()
         states: dict[str, PluginState] = {}
         scope_code = self.toggles.resolve(unit_code)[0].code if unit_code else None
+        snapshot = self.toggles.snapshot() if scope_code else None
         for info in self.registry.all():
             if not info.loaded:
                 states[info.name] = PluginState(info.name, False, "failed")
@@ -94,5 +94,6 @@ class Kernel:
                 states[info.name] = PluginState(info.name, enabled,
                                                 "core" if info.essential else "default")
             else:
+                assert snapshot is not None
                 states[info.name] = snapshot.state(scope_code, info.name)
         return states

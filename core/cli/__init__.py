@@ -1,0 +1,1 @@
+"""The ``sanmin`` command line."""
