@@ -178,7 +178,10 @@ class Sanmin:
                 if level is Level.province or session.get(Unit, ancestor) is not None:
                     continue
                 label = name if ancestor == parsed.code and name else f"测试{level.label}{ancestor}"
-                session.add(Unit.build(ancestor, label))
+                unit = Unit.build(ancestor, label)
+                if unit.parent_code and session.get(Unit, unit.parent_code) is None:
+                    unit.parent_code = None  # a city is the root when no province is loaded
+                session.add(unit)
                 session.flush()
                 created = True
             if created:
