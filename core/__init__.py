@@ -50,6 +50,6 @@ __all__ = [
     "run_migrations_env",
 ]
 
-from core.web.app import create_app  # noqa: E402  (last: it imports the rest of core)
+from core.web.app import create_app
 
 __all__ += ["create_app"]

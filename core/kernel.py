@@ -43,9 +43,7 @@ class Kernel:
         self.registry = registry
         self.engine = engine
         self.toggles = ToggleState(engine, registry, settings.toggle_refresh_seconds)
-        self._scoper = HookScoper(
-            registry.pm, frozenset(p.name for p in registry.optional())
-        )
+        self._scoper = HookScoper(registry.pm, frozenset(p.name for p in registry.optional()))
         self.templates: Jinja2Templates | None = None
         if settings.trace_hooks:
             registry.pm.trace.root.setwriter(log.info)
@@ -91,8 +89,9 @@ class Kernel:
                 states[info.name] = PluginState(info.name, False, "failed")
             elif scope_code is None:
                 enabled = info.essential or info.manifest.default_enabled  # type: ignore[union-attr]
-                states[info.name] = PluginState(info.name, enabled,
-                                                "core" if info.essential else "default")
+                states[info.name] = PluginState(
+                    info.name, enabled, "core" if info.essential else "default"
+                )
             else:
                 assert snapshot is not None
                 states[info.name] = snapshot.state(scope_code, info.name)

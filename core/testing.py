@@ -38,7 +38,7 @@ from core.kernel import Kernel
 from core.plugins.registry import PluginRegistry
 from core.plugins.service import bump_config_version, set_plugin_setting
 from core.settings import Settings
-from core.units.codes import LEVEL_ORDER, Level, parse_code
+from core.units.codes import Level, parse_code
 from core.units.models import Unit
 from core.web.app import create_app
 
@@ -200,8 +200,14 @@ class Sanmin:
         """Switch ``plugin`` on, off or back to inherit at ``unit``, as an admin would."""
         code = unit if isinstance(unit, str) else unit.code
         with self.session() as session:
-            set_plugin_setting(session, self.kernel.registry, plugin=plugin, unit_code=code,
-                               enabled=enabled, actor="test")
+            set_plugin_setting(
+                session,
+                self.kernel.registry,
+                plugin=plugin,
+                unit_code=code,
+                enabled=enabled,
+                actor="test",
+            )
         self.kernel.toggles.invalidate()
 
     def enable(self, plugin: str, unit: Unit | str) -> None:

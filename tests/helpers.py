@@ -6,8 +6,12 @@ from core import MenuLink, PluginManifest, hookimpl
 
 
 def manifest(name: str, **kwargs: object) -> PluginManifest:
-    return PluginManifest(name=name, title=kwargs.pop("title", f"测试{name}"),  # type: ignore[arg-type]
-                          version="1.0", **kwargs)  # type: ignore[arg-type]
+    return PluginManifest(
+        name=name,
+        title=kwargs.pop("title", f"测试{name}"),  # type: ignore[arg-type]
+        version="1.0",
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 class MenuPlugin:

@@ -1,4 +1,4 @@
-"""Every hook: documented with its exact signature, tested, and township-scoped where it should be."""
+"""Every hook: documented with its exact signature, tested, and scoped as it should be."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ from tests import sample_plugin
 from tests.helpers import MenuPlugin, manifest
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_SPECS = {**{n: getattr(InstallationSpecs, n) for n in INSTALLATION_HOOK_NAMES},
-             **{n: getattr(TownshipSpecs, n) for n in TOWNSHIP_HOOK_NAMES}}
+ALL_SPECS = {
+    **{n: getattr(InstallationSpecs, n) for n in INSTALLATION_HOOK_NAMES},
+    **{n: getattr(TownshipSpecs, n) for n in TOWNSHIP_HOOK_NAMES},
+}
 
 
 def signature(name: str) -> str:
@@ -73,8 +75,9 @@ class Spy:
         self.PLUGIN = manifest(name)
         self.calls: list[str] = []
         for hook in TOWNSHIP_HOOK_NAMES:
-            params = [p for p in inspect.signature(getattr(TownshipSpecs, hook)).parameters
-                      if p != "self"]
+            params = [
+                p for p in inspect.signature(getattr(TownshipSpecs, hook)).parameters if p != "self"
+            ]
             setattr(self, hook, self._recorder(hook, params))
 
     def _recorder(self, hook: str, params: list[str]):  # type: ignore[no-untyped-def]
@@ -107,8 +110,9 @@ def test_a_disabled_plugin_never_runs_for_any_township_hook(sanmin) -> None:
     spy_off = sanmin.kernel.pm.get_plugin("spy_off")
     hooks = sanmin.kernel.hooks_for(on.code)
     for hook in sorted(TOWNSHIP_HOOK_NAMES):
-        params = [p for p in inspect.signature(getattr(TownshipSpecs, hook)).parameters
-                  if p != "self"]
+        params = [
+            p for p in inspect.signature(getattr(TownshipSpecs, hook)).parameters if p != "self"
+        ]
         getattr(hooks, hook)(**dict.fromkeys(params))
     assert sorted(spy_on.calls) == sorted(TOWNSHIP_HOOK_NAMES)
     assert spy_off.calls == []
@@ -238,6 +242,8 @@ def test_a_plugin_whose_declarations_fail_is_off_and_the_app_serves(sanmin_setti
         assert "bad_templates" in admin and "not a directory" in admin
 
     strict = PluginRegistry().load(discover=False, extra=[("startup_fails", StartupFails())])
-    with pytest.raises(PluginHookError, match="'startup_fails' failed in hook 'startup'"), \
-            TestClient(create_app(sanmin_settings, registry=strict)):
+    with (
+        pytest.raises(PluginHookError, match="'startup_fails' failed in hook 'startup'"),
+        TestClient(create_app(sanmin_settings, registry=strict)),
+    ):
         pass

@@ -69,8 +69,13 @@ def test_units_load_from_csv_and_subtree_is_a_prefix_range(sanmin, tmp_path: Pat
         session.commit()
         assert len(report.created) == 8
         under = [u.code for u in list_units(session, "330802000000")]
-        assert under == ["330802000000", "330802001000", "330802001001", "330802001001001",
-                         "330802002000"]
+        assert under == [
+            "330802000000",
+            "330802001000",
+            "330802001001",
+            "330802001001001",
+            "330802002000",
+        ]
         assert [u.code for u in list_units(session, "330802001000", level=Level.grid)] == [
             "330802001001001"
         ]
@@ -90,8 +95,10 @@ def test_reloading_the_same_units_changes_nothing(sanmin, tmp_path: Path) -> Non
 
 
 def test_a_bad_file_names_every_problem_and_writes_nothing(sanmin, tmp_path: Path) -> None:
-    text = ("code,name\n330800000000,衢州市\n330802000000,\n3308020010,坏代码\n"
-            "330805001000,无上级\n330800000000,重复\n")
+    text = (
+        "code,name\n330800000000,衢州市\n330802000000,\n3308020010,坏代码\n"
+        "330805001000,无上级\n330800000000,重复\n"
+    )
     rows = read_units_csv(write_csv(tmp_path, text))
     with Session(sanmin.engine) as session, pytest.raises(UnitLoadError) as caught:
         load_units(session, rows)

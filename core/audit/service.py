@@ -21,7 +21,7 @@ def record(
     after: dict[str, Any] | None = None,
     source: str | None = None,
 ) -> AuditEntry:
-    """Add an audit entry to ``session``; it commits (or rolls back) with the change it describes."""
+    """Add an audit entry to ``session``; it commits or rolls back with the change it records."""
     entry = AuditEntry(
         actor=actor,
         action=action,

@@ -29,8 +29,11 @@ from core.settings import Settings
 from core.units.codes import Level, UnitCodeError
 from core.units.service import UnitLoadError, UnitNotFound, list_units, load_units, read_units_csv
 
-app = typer.Typer(help="三民 Sanmin：县域基层治理平台 / county grassroots governance",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="三民 Sanmin：县域基层治理平台 / county grassroots governance",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="数据库迁移 / database migrations", no_args_is_help=True)
 units_app = typer.Typer(help="行政区划 / administrative units", no_args_is_help=True)
 plugins_app = typer.Typer(help="插件 / plugins", no_args_is_help=True)
@@ -76,8 +79,7 @@ def cli_actor() -> str:
 
 def _context(settings: Settings | None = None) -> tuple[Settings, PluginRegistry, Any]:
     settings = settings or Settings()
-    registry = PluginRegistry().load(disabled=settings.disabled_plugins,
-                                     only=settings.load_plugins)
+    registry = PluginRegistry().load(disabled=settings.disabled_plugins, only=settings.load_plugins)
     return settings, registry, make_engine(settings.database_url)
 
 
@@ -109,10 +111,14 @@ def demo(
     out.print(f"演示县已就绪（新增 {len(report.created)} 个单位）/ demo county ready", markup=False)
     out.print(f"数据库 / database: {settings.database_url}", markup=False)
     base = f"http://{host}:{port}"
-    out.print(f"打开 / open {base}/  —  选择乡镇街道即可使用；插件管理 {base}/admin/plugins",
-              markup=False)
-    out.print("尚无登录账号：账号与登录随身份模块提供 / no accounts yet: login arrives with "
-              "the identities module", markup=False)
+    out.print(
+        f"打开 / open {base}/  —  选择乡镇街道即可使用；插件管理 {base}/admin/plugins", markup=False
+    )
+    out.print(
+        "尚无登录账号：账号与登录随身份模块提供 / no accounts yet: login arrives with "
+        "the identities module",
+        markup=False,
+    )
     _serve(host, port, 1)
 
 
@@ -124,7 +130,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="进程数 / worker processes")] = 1,
 ) -> None:
     """启动服务（不做迁移）/ serve; run `sanmin db upgrade` first."""
-    settings, registry, engine = _context()
+    _, registry, engine = _context()
     _require_migrated(engine, registry)
     engine.dispose()
     _serve(host, port, workers)
@@ -133,8 +139,14 @@ def serve(
 def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    uvicorn.run("core.web.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="info")
+    uvicorn.run(
+        "core.web.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 # -- database ------------------------------------------------------------------------------
@@ -189,20 +201,30 @@ def units_load(
         if report.created or report.updated:
             bump_config_version(session)
         session.commit()
-    out.print(f"新增 {len(report.created)}，更新 {len(report.updated)}，未变 {report.unchanged} / "
-              "created, updated, unchanged", markup=False)
+    out.print(
+        f"新增 {len(report.created)}，更新 {len(report.updated)}，未变 {report.unchanged} / "
+        "created, updated, unchanged",
+        markup=False,
+    )
 
 
 # -- plugins -------------------------------------------------------------------------------
 
-STATE_LABELS = {"core": "核心", "unit": "本级设置", "inherited": "继承", "default": "默认",
-                "failed": "加载失败"}
+STATE_LABELS = {
+    "core": "核心",
+    "unit": "本级设置",
+    "inherited": "继承",
+    "default": "默认",
+    "failed": "加载失败",
+}
 
 
 @plugins_app.command("list")
 @one_line_errors
 def plugins_list(
-    unit: Annotated[str | None, typer.Option(help="显示在此单位的状态 / state at this unit")] = None,
+    unit: Annotated[
+        str | None, typer.Option(help="显示在此单位的状态 / state at this unit")
+    ] = None,
 ) -> None:
     """列出插件及其状态 / list plugins and their state."""
     from core.kernel import Kernel
@@ -218,13 +240,20 @@ def plugins_list(
         state = states[info.name]
         where = f" {state.origin_unit}" if state.origin_unit else ""
         label = "failed" if info.error else ("enabled" if state.enabled else "disabled")
-        table.add_row(info.name, info.title, info.version,
-                      info.source,
-                      f"{label} ({STATE_LABELS[state.origin]}{where})")
+        table.add_row(
+            info.name,
+            info.title,
+            info.version,
+            info.source,
+            f"{label} ({STATE_LABELS[state.origin]}{where})",
+        )
     out.print(table)
     for info in registry.plugins_failed.values():
-        out.print(f"插件 {info.name} 未启用 / plugin {info.name} is off: {info.error}",
-                  markup=False, highlight=False)
+        out.print(
+            f"插件 {info.name} 未启用 / plugin {info.name} is off: {info.error}",
+            markup=False,
+            highlight=False,
+        )
     if registry.plugins_failed:
         sys.stdout.flush()
 
@@ -233,8 +262,15 @@ def _toggle(name: str, unit: str, enabled: bool) -> None:
     _, registry, engine = _context()
     _require_migrated(engine, registry)
     with Session(engine) as session:
-        changed = set_plugin_setting(session, registry, plugin=name, unit_code=unit,
-                                     enabled=enabled, actor=cli_actor(), source="cli")
+        changed = set_plugin_setting(
+            session,
+            registry,
+            plugin=name,
+            unit_code=unit,
+            enabled=enabled,
+            actor=cli_actor(),
+            source="cli",
+        )
         session.commit()
     verb = "启用 enabled" if enabled else "停用 disabled"
     note = "" if changed else "（未变 / unchanged）"
@@ -274,8 +310,10 @@ def new_plugin(
     from core.scaffold import write_plugin
 
     written = write_plugin(name, output)
-    out.print(f"已生成插件 {name}：{len(written)} 个文件于 {output} / plugin package written",
-              markup=False)
+    out.print(
+        f"已生成插件 {name}：{len(written)} 个文件于 {output} / plugin package written",
+        markup=False,
+    )
     out.print(f"下一步 / next: pip install -e {output} && pytest {output}", markup=False)
 
 

@@ -88,8 +88,9 @@ def _excluded_prefixes(registry: PluginRegistry) -> tuple[str, ...]:
 def upgrade(engine: Engine, history: History, registry: PluginRegistry) -> None:
     """Bring one history to its head in one transaction."""
     with engine.begin() as connection:
-        config = history.config(connection=connection,
-                                excluded_prefixes=_excluded_prefixes(registry))
+        config = history.config(
+            connection=connection, excluded_prefixes=_excluded_prefixes(registry)
+        )
         command.upgrade(config, "heads")
     log.info("Migrated %s to %s", history.name, ", ".join(sorted(history.heads())))
 

@@ -29,7 +29,13 @@ def load_demo(engine: Engine, registry: PluginRegistry) -> LoadReport:
             bump_config_version(session)
         for plugin, unit_code, enabled in DEMO_SETTINGS:
             if plugin in registry.plugins:
-                set_plugin_setting(session, registry, plugin=plugin, unit_code=unit_code,
-                                   enabled=enabled, actor="demo")
+                set_plugin_setting(
+                    session,
+                    registry,
+                    plugin=plugin,
+                    unit_code=unit_code,
+                    enabled=enabled,
+                    actor="demo",
+                )
         session.commit()
     return report

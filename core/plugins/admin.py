@@ -27,8 +27,13 @@ PLUGIN = PluginManifest(
 )
 
 SOURCE_LABELS = {"core": "核心", "builtin": "内置", "external": "外部", "test": "测试"}
-ORIGIN_LABELS = {"core": "核心", "unit": "本级", "inherited": "继承", "default": "默认",
-                 "failed": "失败"}
+ORIGIN_LABELS = {
+    "core": "核心",
+    "unit": "本级",
+    "inherited": "继承",
+    "default": "默认",
+    "failed": "失败",
+}
 
 api = APIRouter()
 pages = APIRouter()
@@ -47,8 +52,12 @@ class PluginOut(BaseModel):
     error: str | None
 
 
-@api.get("/plugins", summary="插件列表 / installed plugins", response_model=list[PluginOut],
-         tags=["core"])
+@api.get(
+    "/plugins",
+    summary="插件列表 / installed plugins",
+    response_model=list[PluginOut],
+    tags=["core"],
+)
 def list_plugins(
     request: Request,
     unit: str | None = Query(None, description="在此单位的启用状态 / state at this unit"),
@@ -80,8 +89,9 @@ async def plugins_page(request: Request) -> HTMLResponse:
     units = sorted(
         (u for u in snapshot.units.values() if u.level != Level.province), key=lambda u: u.code
     )
-    matrix = [(unit, {p.name: snapshot.state(unit.code, p.name) for p in optional})
-              for unit in units]
+    matrix = [
+        (unit, {p.name: snapshot.state(unit.code, p.name) for p in optional}) for unit in units
+    ]
     return await render(
         request,
         "core/admin_plugins.html",

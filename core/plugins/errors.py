@@ -24,4 +24,9 @@ class PluginDisabled(LookupError):
             f"插件「{title}」({plugin}) 未在 {unit_name} ({unit_code}) 启用 / "
             f"plugin {plugin!r} is not enabled in {unit_code}"
         )
-        self.plugin, self.title, self.unit_name, self.unit_code = plugin, title, unit_name, unit_code
+        self.plugin, self.title, self.unit_name, self.unit_code = (
+            plugin,
+            title,
+            unit_name,
+            unit_code,
+        )

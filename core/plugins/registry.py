@@ -104,8 +104,12 @@ class PluginRegistry:
                     continue
                 source: Source = "builtin" if _dist_name(ep) == "sanmin" else "external"
                 if ep.name in blocked:
-                    self._fail(ep.name, source, "disabled by SANMIN_DISABLED_PLUGINS",
-                               distribution=_dist_name(ep))
+                    self._fail(
+                        ep.name,
+                        source,
+                        "disabled by SANMIN_DISABLED_PLUGINS",
+                        distribution=_dist_name(ep),
+                    )
                     self.pm.set_blocked(ep.name)
                     continue
                 self._load_entry_point(ep, source)
@@ -127,12 +131,17 @@ class PluginRegistry:
         try:
             obj = ep.load()
         except ValidationError as exc:
-            self._fail(ep.name, source, f"bad manifest: {_validation_message(exc)}",
-                       distribution=dist)
+            self._fail(
+                ep.name, source, f"bad manifest: {_validation_message(exc)}", distribution=dist
+            )
             return
         except Exception as exc:
-            self._fail(ep.name, source, f"failed to import {ep.value!r}: "
-                       f"{type(exc).__name__}: {exc}", distribution=dist)
+            self._fail(
+                ep.name,
+                source,
+                f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}",
+                distribution=dist,
+            )
             return
         self._admit(ep.name, obj, source, dist)
 
@@ -167,13 +176,13 @@ class PluginRegistry:
         if not isinstance(manifest, PluginManifest):
             return f"bad manifest: PLUGIN is a {type(manifest).__name__}, not a PluginManifest"
         if manifest.name != name:
-            return f"bad manifest: name {manifest.name!r} differs from the entry-point name {name!r}"
+            return (
+                f"bad manifest: name {manifest.name!r} differs from the entry-point name {name!r}"
+            )
         if name in self.plugins:
             return f"name {name!r} is already taken by another plugin"
         if not manifest.supports_core(__version__):
-            return (
-                f"requires core {manifest.requires_core}, but this is core {__version__}"
-            )
+            return f"requires core {manifest.requires_core}, but this is core {__version__}"
         return None
 
     def _unknown_hooks(self, name: str, obj: Any) -> str | None:
@@ -199,19 +208,26 @@ class PluginRegistry:
             changed = False
             for info in list(self.plugins.values()):
                 missing = [
-                    dep for dep in (info.manifest.depends_on if info.manifest else ())
+                    dep
+                    for dep in (info.manifest.depends_on if info.manifest else ())
                     if dep not in self.plugins
                 ]
                 if missing:
                     self.pm.unregister(name=info.name)
                     why = ", ".join(
-                        f"{dep!r} ({self.plugins_failed[dep].error})" if dep in self.plugins_failed
+                        f"{dep!r} ({self.plugins_failed[dep].error})"
+                        if dep in self.plugins_failed
                         else f"{dep!r} (not installed)"
                         for dep in missing
                     )
                     del self.plugins[info.name]
-                    self._fail(info.name, info.source, f"requires plugin {why}",
-                               distribution=info.distribution, manifest=info.manifest)
+                    self._fail(
+                        info.name,
+                        info.source,
+                        f"requires plugin {why}",
+                        distribution=info.distribution,
+                        manifest=info.manifest,
+                    )
                     changed = True
 
     def _check_pending(self) -> None:
@@ -240,8 +256,9 @@ class PluginRegistry:
         if info.essential:
             raise StartupError(f"Core plugin {name!r} failed: {reason}")
         self.pm.unregister(name=name)
-        self._fail(name, info.source, reason, distribution=info.distribution,
-                   manifest=info.manifest)
+        self._fail(
+            name, info.source, reason, distribution=info.distribution, manifest=info.manifest
+        )
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -289,6 +306,6 @@ def _manifest_of(obj: Any) -> PluginManifest | None:
 
 def _validation_message(exc: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'manifest'}: {err['msg']}" for err in exc.errors()
+        f"{'.'.join(str(p) for p in err['loc']) or 'manifest'}: {err['msg']}"
+        for err in exc.errors()
     )
-

@@ -47,13 +47,17 @@ def set_plugin_setting(
     info = registry.info(plugin)
     if info is None:
         known = ", ".join(sorted(p.name for p in registry.optional())) or "none"
-        raise ToggleError(f"插件 {plugin!r} 未安装 / plugin {plugin!r} is not installed "
-                          f"(installed: {known})")
+        raise ToggleError(
+            f"插件 {plugin!r} 未安装 / plugin {plugin!r} is not installed (installed: {known})"
+        )
     if info.essential:
-        raise ToggleError(f"核心功能 {plugin!r} 不能停用 / core plugin {plugin!r} cannot be toggled")
+        raise ToggleError(
+            f"核心功能 {plugin!r} 不能停用 / core plugin {plugin!r} cannot be toggled"
+        )
     if not info.loaded:
-        raise ToggleError(f"插件 {plugin!r} 加载失败，不能启用 / plugin {plugin!r} failed to "
-                          f"load: {info.error}")
+        raise ToggleError(
+            f"插件 {plugin!r} 加载失败，不能启用 / plugin {plugin!r} failed to load: {info.error}"
+        )
     unit = get_unit(session, unit_code)
     if Level(unit.level) not in TOGGLE_LEVELS:
         raise ToggleError(
@@ -72,8 +76,9 @@ def set_plugin_setting(
         assert current is not None
         session.delete(current)
     elif current is None:
-        session.add(PluginSetting(unit_code=unit.code, plugin=plugin, enabled=enabled,
-                                  updated_by=actor))
+        session.add(
+            PluginSetting(unit_code=unit.code, plugin=plugin, enabled=enabled, updated_by=actor)
+        )
     else:
         current.enabled, current.updated_by = enabled, actor
         session.add(current)
@@ -81,7 +86,10 @@ def set_plugin_setting(
     record(
         session,
         actor=actor,
-        action="plugin.enable" if enabled else "plugin.disable" if enabled is False
+        action="plugin.enable"
+        if enabled
+        else "plugin.disable"
+        if enabled is False
         else "plugin.inherit",
         target_type="plugin_setting",
         target_id=f"{unit.code}:{plugin}",

@@ -127,20 +127,25 @@ class ToggleState:
     def _refresh(self) -> None:
         try:
             with self._engine.connect() as conn:
-                version = conn.execute(text("SELECT version FROM config_version WHERE id = 1")).scalar()
+                version = conn.execute(
+                    text("SELECT version FROM config_version WHERE id = 1")
+                ).scalar()
                 if self._snapshot is None or version != self._snapshot.version:
                     self._snapshot = self._load(conn, version or 0)
         except SQLAlchemyError:
             if self._snapshot is None:
                 raise
-            log.exception("Could not check plugin settings; keeping version %s",
-                          self._snapshot.version)
+            log.exception(
+                "Could not check plugin settings; keeping version %s", self._snapshot.version
+            )
         self._checked_at = self._clock()
 
     def _load(self, conn, version: int) -> Snapshot:  # type: ignore[no-untyped-def]
         placeholders = ", ".join(f":l{i}" for i in range(len(SCOPE_LEVELS)))
         rows = conn.execute(
-            text(f"SELECT code, name, level, parent_code FROM unit WHERE level IN ({placeholders})"),
+            text(
+                f"SELECT code, name, level, parent_code FROM unit WHERE level IN ({placeholders})"
+            ),
             {f"l{i}": level for i, level in enumerate(SCOPE_LEVELS)},
         )
         units = {

@@ -23,8 +23,13 @@ class UnitOut(BaseModel):
 
     @classmethod
     def of(cls, unit: Unit) -> UnitOut:
-        return cls(code=unit.code, name=unit.name, level=Level(unit.level),
-                   level_label=unit.level_label, parent_code=unit.parent_code)
+        return cls(
+            code=unit.code,
+            name=unit.name,
+            level=Level(unit.level),
+            level_label=unit.level_label,
+            parent_code=unit.parent_code,
+        )
 
 
 class UnitDetail(UnitOut):
@@ -47,5 +52,6 @@ def list_units_api(
 def get_unit_api(unit_code: str, session: Session = Depends(get_session)) -> UnitDetail:
     unit = get_unit(session, unit_code)
     return UnitDetail(
-        **UnitOut.of(unit).model_dump(), children=[UnitOut.of(c) for c in children(session, unit.code)]
+        **UnitOut.of(unit).model_dump(),
+        children=[UnitOut.of(c) for c in children(session, unit.code)],
     )

@@ -104,14 +104,22 @@ def parse_code(raw: str) -> UnitCode:
         )
     if len(code) == 15:
         if code[12:] == "000":
-            raise UnitCodeError(f"单位代码 {code} 无效：网格号不能为 000 / grid number cannot be 000")
+            raise UnitCodeError(
+                f"单位代码 {code} 无效：网格号不能为 000 / grid number cannot be 000"
+            )
         if code[9:12] == "000":
-            raise UnitCodeError(f"单位代码 {code} 无效：网格必须属于村社区 / a grid must be in a village")
+            raise UnitCodeError(
+                f"单位代码 {code} 无效：网格必须属于村社区 / a grid must be in a village"
+            )
         return UnitCode(code, Level.grid)
     if code[:2] == "00":
         raise UnitCodeError(f"单位代码 {code} 无效：省级代码不能为 00 / province part cannot be 00")
-    groups = [(Level.village, 9, 12), (Level.township, 6, 9), (Level.county, 4, 6),
-              (Level.city, 2, 4)]
+    groups = [
+        (Level.village, 9, 12),
+        (Level.township, 6, 9),
+        (Level.county, 4, 6),
+        (Level.city, 2, 4),
+    ]
     for level, start, end in groups:
         if code[start:end].strip("0"):
             # Every group above must be non-zero too, or the code skips a level.

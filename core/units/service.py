@@ -41,7 +41,10 @@ def in_subtree(path: str) -> ColumnElement[bool]:
 
 
 def get_unit(session: Session, code: str) -> Unit:
-    """The unit with ``code``; :class:`UnitCodeError` if malformed, :class:`UnitNotFound` if absent."""
+    """The unit with ``code``.
+
+    :raises UnitCodeError: malformed code. :raises UnitNotFound: no such unit.
+    """
     parsed = parse_code(code)
     unit = session.get(Unit, parsed.code)
     if unit is None:
@@ -135,14 +138,20 @@ def load_units(session: Session, rows: Iterable[tuple[str, str]]) -> LoadReport:
         if unit.code in wanted:
             problems.append(f"第 {line} 行 code：{unit.code} 重复 / duplicate code")
         wanted[unit.code] = unit
-    existing = {
-        unit.code: unit
-        for unit in session.exec(select(Unit).where(col(Unit.code).in_(list(wanted))))
-    } if wanted else {}
+    existing = (
+        {
+            unit.code: unit
+            for unit in session.exec(select(Unit).where(col(Unit.code).in_(list(wanted))))
+        }
+        if wanted
+        else {}
+    )
     missing_parents = {
         unit.parent_code
         for unit in wanted.values()
-        if unit.parent_code and unit.parent_code not in wanted and Level(unit.level) not in ROOT_LEVELS
+        if unit.parent_code
+        and unit.parent_code not in wanted
+        and Level(unit.level) not in ROOT_LEVELS
     }
     if missing_parents:
         found = set(session.exec(select(Unit.code).where(col(Unit.code).in_(missing_parents))))

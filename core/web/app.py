@@ -107,8 +107,12 @@ def collect_declarations(registry: PluginRegistry) -> dict[str, Declarations]:
 def _declarations_of(registry: PluginRegistry, plugin: object) -> Declarations:
     declared = Declarations()
     for caller in registry.pm.get_hookcallers(plugin) or []:
-        if caller.name not in ("register_api_routes", "register_page_routes",
-                               "register_templates", "register_static"):
+        if caller.name not in (
+            "register_api_routes",
+            "register_page_routes",
+            "register_templates",
+            "register_static",
+        ):
             continue
         impl = next(i for i in caller.get_hookimpls() if i.plugin is plugin)
         try:
@@ -148,8 +152,9 @@ def mount_plugin(app: FastAPI, registry: PluginRegistry, name: str, declared: De
             include_in_schema=False,
         )
     if declared.static is not None:
-        app.mount(f"/static/plugins/{name}", StaticFiles(directory=declared.static),
-                  name=f"static-{name}")
+        app.mount(
+            f"/static/plugins/{name}", StaticFiles(directory=declared.static), name=f"static-{name}"
+        )
 
 
 def _mount_unknown_plugin_routes(app: FastAPI, registry: PluginRegistry) -> None:
@@ -158,15 +163,20 @@ def _mount_unknown_plugin_routes(app: FastAPI, registry: PluginRegistry) -> None
     def explain(plugin: str) -> None:
         info = registry.plugins_failed.get(plugin)
         if info is not None:
-            raise HTTPException(404, f"插件 {plugin} 未能加载 / plugin {plugin!r} is off: {info.error}")
+            raise HTTPException(
+                404, f"插件 {plugin} 未能加载 / plugin {plugin!r} is off: {info.error}"
+            )
         raise HTTPException(404, f"插件 {plugin} 未安装或没有此页面 / no such plugin page")
 
     @app.api_route("/p/{plugin}/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
     def unknown_page(plugin: str, rest: str) -> None:
         explain(plugin)
 
-    @app.api_route("/api/v1/p/{plugin}/{rest:path}", methods=["GET", "POST", "PUT", "PATCH",
-                                                             "DELETE"], include_in_schema=False)
+    @app.api_route(
+        "/api/v1/p/{plugin}/{rest:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
     def unknown_api(plugin: str, rest: str) -> None:
         explain(plugin)
 
@@ -180,8 +190,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await await_me_maybe(call_impl(impl, {"kernel": kernel}))
         except Exception as exc:
             raise PluginHookError(impl.plugin_name, "startup", None, exc) from exc
-    log.info("Sanmin %s serving with plugins: %s", __version__,
-             ", ".join(sorted(kernel.registry.plugins)))
+    log.info(
+        "Sanmin %s serving with plugins: %s",
+        __version__,
+        ", ".join(sorted(kernel.registry.plugins)),
+    )
     for info in kernel.registry.plugins_failed.values():
         log.error("Plugin %r is off: %s", info.name, info.error)
     yield

@@ -15,8 +15,15 @@ from core.units.service import UnitNotFound
 
 log = logging.getLogger("sanmin.web")
 
-TITLES = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "未找到", 409: "冲突",
-          422: "输入有误", 500: "服务器错误"}
+TITLES = {
+    400: "请求有误",
+    401: "请先登录",
+    403: "没有权限",
+    404: "未找到",
+    409: "冲突",
+    422: "输入有误",
+    500: "服务器错误",
+}
 
 
 def wants_html(request: Request) -> bool:
@@ -34,13 +41,22 @@ async def error_response(
         return JSONResponse({"detail": detail, **(extra or {})}, status_code=status_code)
     from core.web.render import render
 
-    message = detail if isinstance(detail, str) else "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in detail  # type: ignore[union-attr]
+    message = (
+        detail
+        if isinstance(detail, str)
+        else "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
+            for e in detail  # type: ignore[union-attr]
+        )
     )
     return await render(
         request,
         "core/error.html",
-        {"status_code": status_code, "title": TITLES.get(status_code, "出错了"), "message": message},
+        {
+            "status_code": status_code,
+            "title": TITLES.get(status_code, "出错了"),
+            "message": message,
+        },
         status_code=status_code,
     )
 
@@ -64,7 +80,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        detail = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else "页面不存在 / not found"
+        detail = (
+            exc.detail
+            if exc.status_code != 404 or exc.detail != "Not Found"
+            else "页面不存在 / not found"
+        )
         response = await error_response(request, exc.status_code, detail)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
@@ -72,9 +92,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
-        ]
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         return await error_response(request, 422, errors)
 
     @app.exception_handler(Exception)

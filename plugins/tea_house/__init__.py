@@ -1,4 +1,6 @@
-"""民情茶馆 (tea_house): 固定日与日常开放的民情沟通：登记群众反映的问题，当场答复或转办，下次通报结果。
+"""民情茶馆 (tea_house):
+
+固定日与日常开放的民情沟通：登记群众反映的问题，当场答复或转办，下次通报结果。
 
 This release ships the practice's manifest and landing page; its forms,
 workflow and metrics arrive with the kernel services.

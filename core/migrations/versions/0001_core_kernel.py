@@ -29,6 +29,13 @@ CREATE TRIGGER audit_entry_no_truncate
     FOR EACH STATEMENT EXECUTE FUNCTION sanmin_audit_append_only();
 """
 
+SQLITE_AUDIT_GUARD = (
+    """CREATE TRIGGER audit_entry_no_update BEFORE UPDATE ON audit_entry
+       BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only: UPDATE refused'); END""",
+    """CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry
+       BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only: DELETE refused'); END""",
+)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -89,6 +96,9 @@ def upgrade() -> None:
         op.create_index(op.f(f"ix_audit_entry_{column}"), "audit_entry", [column])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(AUDIT_GUARD)
+    else:
+        for statement in SQLITE_AUDIT_GUARD:
+            op.execute(statement)
 
 
 def downgrade() -> None:
