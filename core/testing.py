@@ -25,11 +25,10 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
@@ -41,6 +40,9 @@ from core.settings import Settings
 from core.units.codes import Level, parse_code
 from core.units.models import Unit
 from core.web.app import create_app
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DATABASES = ("sqlite", "postgresql")
@@ -220,5 +222,6 @@ class Sanmin:
 @pytest.fixture
 def sanmin(sanmin_app: FastAPI) -> Iterator[Sanmin]:
     """The harness, with the app started (its lifespan runs) and a client."""
+    from fastapi.testclient import TestClient  # needs httpx2 (or httpx): a test-only dependency
     with TestClient(sanmin_app) as client:
         yield Sanmin(sanmin_app, client)
