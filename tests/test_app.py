@@ -7,8 +7,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
 from core import Settings, StartupError, create_app, hookimpl
+from core.audit.models import AuditEntry
+from core.audit.service import record
 from core.db.engine import make_engine
 from core.db.metadata import metadata
 from core.db.migrate import pending
@@ -117,3 +120,11 @@ def test_make_engine_turns_on_sqlite_wal_and_foreign_keys(tmp_path) -> None:  # 
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_timestamps_come_back_aware_in_utc_on_both_databases(sanmin) -> None:
+    with Session(sanmin.engine) as session:
+        record(session, actor="t", action="a", target_type="x", target_id="1")
+        session.commit()
+        entry = session.exec(select(AuditEntry)).one()
+    assert entry.at.utcoffset() is not None and entry.at.utcoffset().total_seconds() == 0

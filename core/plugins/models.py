@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.audit.models import utcnow
 from core.db.metadata import metadata  # noqa: F401
+from core.db.types import UTCDateTime
 
 
 class PluginSetting(SQLModel, table=True):
@@ -25,7 +26,7 @@ class PluginSetting(SQLModel, table=True):
     plugin: str = Field(max_length=40)
     enabled: bool
     updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     updated_by: str = Field(max_length=200)
 

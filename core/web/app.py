@@ -161,6 +161,10 @@ def _mount_unknown_plugin_routes(app: FastAPI, registry: PluginRegistry) -> None
     """``/p/{name}/…`` of a plugin that is not installed or failed: a 404 that says which."""
 
     def explain(plugin: str) -> None:
+        if plugin in registry.plugins:
+            raise HTTPException(
+                404, f"插件 {plugin} 没有此页面 / plugin {plugin!r} has no such page"
+            )
         info = registry.plugins_failed.get(plugin)
         if info is not None:
             raise HTTPException(
