@@ -41,7 +41,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(units_app, name="units")
 app.add_typer(plugins_app, name="plugins")
 
-out = Console(soft_wrap=True)
+# Wide when piped, so that a line per plugin survives grep and logs.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 KNOWN_ERRORS = (UnitCodeError, UnitNotFound, UnitLoadError, ToggleError, StartupError, ValueError)
