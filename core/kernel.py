@@ -6,7 +6,6 @@ lives in module globals, so tests can build as many as they like.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,8 +20,6 @@ from core.units.codes import UnitCode
 
 if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
-
-log = logging.getLogger("sanmin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +42,6 @@ class Kernel:
         self.toggles = ToggleState(engine, registry, settings.toggle_refresh_seconds)
         self._scoper = HookScoper(registry.pm, frozenset(p.name for p in registry.optional()))
         self.templates: Jinja2Templates | None = None
-        if settings.trace_hooks:
-            registry.pm.trace.root.setwriter(log.info)
-            registry.pm.enable_tracing()
 
     @property
     def pm(self):  # type: ignore[no-untyped-def]

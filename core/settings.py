@@ -44,7 +44,6 @@ class Settings(BaseSettings):
     auto_migrate: bool = Field(
         default=False, description="apply migrations at start-up (demo and tests only)"
     )
-    trace_hooks: bool = Field(default=False, description="log every hook call")
 
     @field_validator("disabled_plugins", mode="before")
     @classmethod

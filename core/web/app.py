@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
@@ -208,8 +208,3 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory core.web.app:app_from_env``."""
     return create_app(Settings())
-
-
-def request_kernel(request: Request) -> Kernel:
-    """Dependency: the application's kernel."""
-    return request.app.state.kernel
