@@ -63,15 +63,13 @@ class Kernel:
         code = township if isinstance(township, str) else township.code
         return self.scope(code).hooks
 
-    def require(self, plugin: str, unit_code: str) -> Scope:
-        """The scope for ``unit_code``, or :class:`PluginDisabled` if ``plugin`` is off there."""
-        scope = self.scope(unit_code)
+    def require(self, plugin: str, scope: Scope) -> None:
+        """Raise :class:`PluginDisabled` if ``plugin`` is off in ``scope``'s township."""
         if plugin not in scope.enabled:
             info = self.registry.info(plugin)
             raise PluginDisabled(
                 plugin, info.title if info else plugin, scope.township.name, scope.township.code
             )
-        return scope
 
     def plugin_states(self, unit_code: str | None) -> dict[str, PluginState]:
         """Every plugin's state at a unit (or its default when ``unit_code`` is ``None``)."""

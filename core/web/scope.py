@@ -35,8 +35,10 @@ def require_plugin(plugin: str) -> Callable[[Request], Scope]:
                 detail="缺少单位 unit：请用查询参数 unit、路径参数 unit_code 或请求头 "
                 "X-Sanmin-Unit 指定 / the unit is required",
             )
-        scope = request.app.state.kernel.require(plugin, code)
-        request.state.scope = scope
+        kernel = request.app.state.kernel
+        scope = kernel.scope(code)
+        request.state.scope = scope  # the 404 page then shows the township's own menu
+        kernel.require(plugin, scope)
         return scope
 
     dependency.__name__ = f"require_plugin_{plugin}"
