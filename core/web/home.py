@@ -10,7 +10,7 @@ from core.kernel import Scope
 from core.plugins.manifest import PluginManifest
 from core.units.codes import Level
 from core.version import __version__
-from core.web.render import render
+from core.web.render import menu_for, render
 from core.web.scope import scope_if_given
 
 PLUGIN = PluginManifest(
@@ -34,15 +34,22 @@ async def home(request: Request, scope: Scope | None = Depends(scope_if_given)) 
     for unit in sorted(units, key=lambda u: u.code):
         if unit.level == Level.township:
             townships.setdefault(unit.parent_code, []).append(unit)
-    enabled = [
-        kernel.registry.plugins[name]
-        for name in sorted(scope.enabled if scope else ())
-        if not kernel.registry.plugins[name].essential
-    ]
+    menu = await menu_for(request)
+    menu_position = {
+        link.href.split("/")[2]: i for i, link in enumerate(menu) if link.href.startswith("/p/")
+    }
+    enabled = sorted(
+        (
+            kernel.registry.plugins[name]
+            for name in (scope.enabled if scope else ())
+            if not kernel.registry.plugins[name].essential
+        ),
+        key=lambda info: (menu_position.get(info.name, len(menu)), info.name),
+    )
     return await render(
         request,
         "core/home.html",
-        {"counties": counties, "townships": townships, "enabled_plugins": enabled},
+        {"counties": counties, "townships": townships, "enabled_plugins": enabled, "menu": menu},
     )
 
 

@@ -47,7 +47,7 @@ async def render(
     scope = getattr(request.state, "scope", None)
     values = {
         "request": request,
-        "menu": await menu_for(request),
+        "menu": (context or {}).get("menu") or await menu_for(request),
         "scope": scope,
         "township": scope.township if scope else None,
         "unit_code": scope.unit.code if scope else request.query_params.get("unit"),

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -41,10 +40,6 @@ CHROMIUM_ARGS = [
 ]
 READY_DEADLINE_SECONDS = 30.0  # hang guard for the server's start, not a timing requirement
 STOP_TIMEOUT_SECONDS = 10.0
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives a real browser (Debian chromium)")
 
 
 def browser_problem() -> str | None:
@@ -213,9 +208,6 @@ def _record_console_error(watched: Watched, msg: ConsoleMessage) -> None:
     if msg.type != "error":
         return
     source = msg.location.get("url", "")
-    # Chromium asks for /favicon.ico by itself; the app has none yet (a known, cosmetic 404)
-    if urlsplit(source).path == "/favicon.ico":
-        return
     watched.errors.append(f"{msg.text} ({source})" if source else msg.text)
 
 
