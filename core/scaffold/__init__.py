@@ -7,10 +7,16 @@ in file contents and in paths alike:
 =======================  ==========================================
 ``__PACKAGE__``          import package, ``sanmin_hello``
 ``__DIST__``             distribution, ``sanmin-hello``
+``__REVISION__``         first Alembic revision, ``0001_hello_initial``
 ``__PLUGIN__``           plugin name, ``hello``
 ``__REQUIRES_CORE__``    core versions supported, ``>=0.1,<0.2``
+``__DATE__``             today, ``2026-11-27``
 ``__TITLE__``            title shown to users (default: the name)
 =======================  ==========================================
+
+Generated Python stays within Sanmin's ruff rules (line length 100) for any
+valid name (up to 40 characters) and title (up to ``TITLE_MAX`` characters):
+template lines that hold a placeholder leave room for the longest value.
 
 A file name starting with ``dot_`` becomes a dotfile (``dot_gitignore.tmpl`` →
 ``.gitignore``): setuptools' package-data globs skip hidden files, so the
@@ -20,6 +26,7 @@ template cannot ship them under their real names.
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 from packaging.version import Version
@@ -31,6 +38,9 @@ TEMPLATE = Path(__file__).resolve().parent / "template"
 SUFFIX = ".tmpl"
 DOT_PREFIX = "dot_"
 TITLE_FORBIDDEN = frozenset('"\\<>&{}%`$') | {"__"}
+TITLE_MAX = 30
+# Alembic's version_num column is VARCHAR(32).
+REVISION_MAX = 32
 
 
 class ScaffoldError(ValueError):
@@ -47,11 +57,16 @@ def requires_core(version: str = __version__) -> str:
 
 def placeholders(name: str, title: str | None = None) -> dict[str, str]:
     """The values substituted into the template, in substitution order (title last)."""
+    revision = f"0001_{name}_initial"
+    if len(revision) > REVISION_MAX:
+        revision = f"0001_{name}"[:REVISION_MAX].rstrip("_")
     return {
         "__PACKAGE__": f"sanmin_{name}",
         "__DIST__": f"sanmin-{name.replace('_', '-')}",
+        "__REVISION__": revision,
         "__PLUGIN__": name,
         "__REQUIRES_CORE__": requires_core(),
+        "__DATE__": date.today().isoformat(),
         "__TITLE__": name if title is None else title,
     }
 
@@ -80,10 +95,12 @@ def render_template(values: dict[str, str]) -> list[tuple[Path, str]]:
 
 def _check_title(title: str) -> None:
     bad = sorted(part for part in TITLE_FORBIDDEN if part in title)
-    if not title.strip() or not title.isprintable() or bad:
+    if not title.strip() or not title.isprintable() or len(title) > TITLE_MAX or bad:
         shown = f" (contains {' '.join(bad)})" if bad else ""
-        raise ScaffoldError(f"title {title!r} must be one printable line without quotes, "
-                            f"markup or template characters{shown}")
+        raise ScaffoldError(
+            f"title {title!r} must be one printable line of at most {TITLE_MAX} characters, "
+            f"without quotes, markup or template characters{shown}"
+        )
 
 
 def _check_output(output: Path) -> None:
