@@ -7,6 +7,7 @@ Everything a plugin needs comes from here::
 
 from core.db.engine import get_session, make_engine
 from core.db.migration_env import run_migrations_env
+from core.db.types import UTCDateTime, utcnow
 from core.hookspecs import hookimpl, hookspec
 from core.kernel import Kernel, Scope
 from core.plugins.errors import PluginDisabled, PluginHookError, StartupError
@@ -33,6 +34,7 @@ __all__ = [
     "ScopeUnit",
     "Settings",
     "StartupError",
+    "UTCDateTime",
     "Unit",
     "UnitCodeError",
     "UnitNotFound",
@@ -48,6 +50,7 @@ __all__ = [
     "parse_code",
     "render",
     "run_migrations_env",
+    "utcnow",
 ]
 
 from core.web.app import create_app

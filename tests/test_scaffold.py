@@ -174,7 +174,7 @@ def test_the_package_is_complete_with_every_placeholder_replaced(tmp_path: Path)
     assert project["project"]["requires-python"] == ">=3.11"
     assert project["project"]["dependencies"] == [f"sanmin{requires_core()}"]
     assert project["project"]["entry-points"]["sanmin"] == {"hello": "sanmin_hello"}
-    assert project["project"]["optional-dependencies"]["test"] == ["pytest", "httpx"]
+    assert project["project"]["optional-dependencies"]["test"] == ["pytest", "httpx2"]
     assert project["tool"]["pytest"]["ini_options"]["filterwarnings"] == [
         "error::UserWarning:pluggy"
     ]
@@ -252,22 +252,18 @@ def test_the_generated_code_is_ruff_clean(tmp_path: Path, name: str, title: str 
 # -- end to end: generate, install in a venv, run its tests ------------------------------------
 
 
-def offline_install_method() -> str | None:
-    """How to install a setuptools project in editable mode here without the network."""
+def setuptools_problem() -> str | None:
+    """Why setuptools cannot build an editable install offline here (``None`` if it can)."""
     try:
-        setuptools = Version(importlib.metadata.version("setuptools"))
+        found = Version(importlib.metadata.version("setuptools"))
     except importlib.metadata.PackageNotFoundError:
-        return None
-    if setuptools >= Version("70.1") or (
-        setuptools >= Version("64") and importlib.util.find_spec("wheel") is not None
-    ):
-        return "pip"  # setuptools can build the editable wheel itself
-    if setuptools >= Version("61"):
-        return "egg_info"  # reads pyproject.toml, but needs the `wheel` package for wheels
+        return "setuptools is not installed (the dev extra brings setuptools>=70.1)"
+    if found < Version("70.1"):
+        return f"setuptools {found} cannot build editable wheels alone (the dev extra needs >=70.1)"
     return None
 
 
-def make_venv(path: Path) -> tuple[Path, Path]:
+def make_venv(path: Path) -> Path:
     """A venv that sees exactly what this interpreter sees (Sanmin, its deps, pytest).
 
     ``--system-site-packages`` is not enough when this interpreter is itself in a
@@ -290,49 +286,30 @@ def make_venv(path: Path) -> tuple[Path, Path]:
         dirs.append(site.getusersitepackages())
     lines = [f"import site; site.addsitedir({d!r})" for d in dirs if os.path.isdir(d)]
     (purelib / "_sanmin_parent_env.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return python, purelib
+    return python
 
 
-def install_editable(python: Path, purelib: Path, project: Path, env: dict[str, str]) -> str:
-    method = offline_install_method()
-    if method is None:
-        message = "neither setuptools>=70.1 nor setuptools with wheel is installed"
+def install_editable(python: Path, project: Path, env: dict[str, str]) -> None:
+    """``pip install -e`` without the network, with this environment's setuptools."""
+    problem = setuptools_problem()
+    if problem is not None:
         if in_ci():
-            pytest.fail(f"{message} (CI=true requires this test to run)")
-        pytest.skip(message)
-    if method == "pip":
-        command = [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--disable-pip-version-check",
-            "-e",
-            str(project),
-        ]
-        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
-        assert result.returncode == 0, result.stdout + result.stderr
-        return method
-    # What `setup.py develop` did: setuptools writes the metadata (entry points included) from
-    # pyproject.toml into the venv, and a .pth puts the project on sys.path.
+            pytest.fail(f"{problem} (CI=true requires this test to run)")
+        pytest.skip(problem)
     command = [
         python,
-        "-c",
-        "from setuptools import setup; setup()",
-        "-q",
-        "egg_info",
-        "--egg-base",
-        str(purelib),
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "--disable-pip-version-check",
+        "-e",
+        str(project),
     ]
-    result = subprocess.run(
-        command, cwd=project, capture_output=True, text=True, env=env, timeout=120
-    )
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    (purelib / "__editable__.sanmin_hello.pth").write_text(f"{project}\n", encoding="utf-8")
-    return method
 
 
 def child_env(tmp_path: Path) -> dict[str, str]:
@@ -376,18 +353,12 @@ def test_a_generated_plugin_installs_and_passes_its_own_tests(
 ) -> None:
     project = tmp_path / "sanmin-hello"
     write_plugin("hello", project)
-    python, purelib = make_venv(tmp_path / "venv")
+    python = make_venv(tmp_path / "venv")
     env = child_env(tmp_path)
-    method = install_editable(python, purelib, project, env)
+    install_editable(python, project, env)
 
     listed = subprocess.run(
-        [
-            python,
-            "-c",
-            "import sys; from core.cli.main import main; sys.argv[0] = 'sanmin'; main()",
-            "plugins",
-            "list",
-        ],
+        [python, "-m", "core.cli", "plugins", "list"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -396,7 +367,7 @@ def test_a_generated_plugin_installs_and_passes_its_own_tests(
     )
     assert listed.returncode == 0, listed.stdout + listed.stderr
     rows = table_rows(listed.stdout)
-    assert "hello" in rows, f"installed with {method}:\n{listed.stdout}"
+    assert "hello" in rows, listed.stdout
     _, title, version, source, state = rows["hello"]
     assert (title, version, source) == ("hello", "0.1.0", "external")
     assert state.startswith("disabled")

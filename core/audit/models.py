@@ -3,18 +3,14 @@ UPDATE and DELETE (see the core migration)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from core.db.metadata import metadata  # noqa: F401
-from core.db.types import UTCDateTime
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from core.db.types import UTCDateTime, utcnow
 
 
 class AuditEntry(SQLModel, table=True):

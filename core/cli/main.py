@@ -306,11 +306,12 @@ def plugins_disable(
 def new_plugin(
     name: Annotated[str, typer.Argument(help="插件名，snake_case / plugin name")],
     output: Annotated[Path, typer.Option(help="生成到此目录 / directory to create")],
+    title: Annotated[str | None, typer.Option(help="中文标题 / Chinese title")] = None,
 ) -> None:
     """生成可安装的插件包 / write an installable plugin package."""
     from core.scaffold import write_plugin
 
-    written = write_plugin(name, output)
+    written = write_plugin(name, output, title=title)
     out.print(
         f"已生成插件 {name}：{len(written)} 个文件于 {output} / plugin package written",
         markup=False,

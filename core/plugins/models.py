@@ -7,9 +7,8 @@ from datetime import datetime
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from core.audit.models import utcnow
 from core.db.metadata import metadata  # noqa: F401
-from core.db.types import UTCDateTime
+from core.db.types import UTCDateTime, utcnow
 
 
 class PluginSetting(SQLModel, table=True):
