@@ -169,8 +169,10 @@ def fmt_ratio(value: float, percent: bool) -> str:
 
 def print_table(title: str, rows: list[Row], baselines: dict[str, str]) -> list[bool]:
     print(f"\n{title}")
-    head = (f"{'measurement':<58} {'project µs':>19} {'baseline µs':>21} {'ratio':>7} "
-            f"{'target':>7}  result")
+    head = (
+        f"{'measurement':<58} {'project µs':>19} {'baseline µs':>21} {'ratio':>7} "
+        f"{'target':>7}  result"
+    )
     print(head)
     print("-" * len(head))
     verdicts = []
@@ -179,20 +181,26 @@ def print_table(title: str, rows: list[Row], baselines: dict[str, str]) -> list[
         if row.baseline is None:
             baseline, ratio = "-", "-"
         else:
-            baseline = (f"{row.baseline_key} {fmt_us(row.baseline.median)} "
-                        f"({fmt_us(row.baseline.min)})")
+            baseline = (
+                f"{row.baseline_key} {fmt_us(row.baseline.median)} ({fmt_us(row.baseline.min)})"
+            )
             ratio = fmt_ratio(row.ratio, row.percent)
         if row.target is None or row.baseline is None:
             target, result = "info", ""
         else:
             ok = row.ratio <= row.target
             verdicts.append(ok)
-            target = ("≤" + fmt_ratio(row.target, row.percent).replace(".0%", "%")
-                      if row.percent else f"≤{row.target:.1f}x")
+            target = (
+                "≤" + fmt_ratio(row.target, row.percent).replace(".0%", "%")
+                if row.percent
+                else f"≤{row.target:.1f}x"
+            )
             result = "PASS" if ok else "FAIL"
         print(f"{row.label:<58} {project:>19} {baseline:>21} {ratio:>7} {target:>7}  {result}")
-    print("µs per operation: median of the batches (min); ratio: median of per-round ratios of "
-          "adjacent batches, or of the medians when not measured in the same rounds")
+    print(
+        "µs per operation: median of the batches (min); ratio: median of per-round ratios of "
+        "adjacent batches, or of the medians when not measured in the same rounds"
+    )
     for key, text in baselines.items():
         print(f"  {key}: {text}")
     return verdicts
@@ -218,8 +226,12 @@ def make_plugin(index: int, default_enabled: bool) -> tuple[str, type]:
         return router
 
     namespace = {
-        "PLUGIN": PluginManifest(name=name, title=f"基准插件{index:02d}", version="0.1.0",
-                                 default_enabled=default_enabled),
+        "PLUGIN": PluginManifest(
+            name=name,
+            title=f"基准插件{index:02d}",
+            version="0.1.0",
+            default_enabled=default_enabled,
+        ),
         "menu_links": staticmethod(hookimpl(menu_links)),
         "register_api_routes": staticmethod(hookimpl(register_api_routes)),
     }
@@ -255,8 +267,17 @@ def plugin_set() -> PluginSet:
 
 
 def fake_request(app: Any = None, query: bytes = b"", path: str = "/") -> Request:
-    return Request({"type": "http", "method": "GET", "path": path, "query_string": query,
-                    "headers": [], "path_params": {}, "app": app})
+    return Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "query_string": query,
+            "headers": [],
+            "path_params": {},
+            "app": app,
+        }
+    )
 
 
 def run_coroutine(coro: Any) -> Any:
@@ -288,33 +309,61 @@ def bench_hooks(ps: PluginSet) -> list[Row]:
     township = TOWNSHIP
 
     def per_call_build(_: object) -> object:
-        return HookScoper(pm, optional).for_enabled(ps.enabled).menu_links(
-            township=township, request=request)
+        return (
+            HookScoper(pm, optional)
+            .for_enabled(ps.enabled)
+            .menu_links(township=township, request=request)
+        )
 
     expected = plain(township=township, request=request)
     assert len(expected) == N_ENABLED
     assert scoped(township=township, request=request) == expected
     assert per_call_build(None) == expected
-    assert run_coroutine(call_robust(scoped, where=None, township=township,
-                                     request=request)) == expected
+    assert (
+        run_coroutine(call_robust(scoped, where=None, township=township, request=request))
+        == expected
+    )
 
     loop = range(250)
-    stats = interleaved({
-        "scoped": lambda: timed_loop(lambda _: scoped(township=township, request=request), loop),
-        "plain": lambda: timed_loop(lambda _: plain(township=township, request=request), loop),
-        "built": lambda: timed_loop(per_call_build, loop),
-        "robust_scoped": lambda: timed_loop(lambda _: run_coroutine(call_robust(
-            scoped, where=None, township=township, request=request)), loop),
-        "robust_plain": lambda: timed_loop(lambda _: run_coroutine(call_robust(
-            plain, where=None, township=township, request=request)), loop),
-    }, HOOK_ROUNDS)
+    stats = interleaved(
+        {
+            "scoped": lambda: timed_loop(
+                lambda _: scoped(township=township, request=request), loop
+            ),
+            "plain": lambda: timed_loop(lambda _: plain(township=township, request=request), loop),
+            "built": lambda: timed_loop(per_call_build, loop),
+            "robust_scoped": lambda: timed_loop(
+                lambda _: run_coroutine(
+                    call_robust(scoped, where=None, township=township, request=request)
+                ),
+                loop,
+            ),
+            "robust_plain": lambda: timed_loop(
+                lambda _: run_coroutine(
+                    call_robust(plain, where=None, township=township, request=request)
+                ),
+                loop,
+            ),
+        },
+        HOOK_ROUNDS,
+    )
     return [
-        Row("menu_links, 25 of 50 on: TownshipHooks caller (cached)", stats["scoped"],
-            stats["plain"], "P", HOOK_TARGET),
-        Row("  same, HookScoper+subset caller built on every call", stats["built"],
-            stats["plain"], "P"),
-        Row("  call_robust (menu render path) on the scoped caller", stats["robust_scoped"],
-            stats["robust_plain"], "R"),
+        Row(
+            "menu_links, 25 of 50 on: TownshipHooks caller (cached)",
+            stats["scoped"],
+            stats["plain"],
+            "P",
+            HOOK_TARGET,
+        ),
+        Row(
+            "  same, HookScoper and caller built on every call", stats["built"], stats["plain"], "P"
+        ),
+        Row(
+            "  call_robust (menu render path) on the scoped caller",
+            stats["robust_scoped"],
+            stats["robust_plain"],
+            "R",
+        ),
     ]
 
 
@@ -334,8 +383,9 @@ def build_app(ps: PluginSet, db_path: Path) -> FastAPI:
     load_demo(kernel.engine, registry)
     with Session(kernel.engine) as session:
         for name in sorted(ps.county_on):
-            set_plugin_setting(session, registry, plugin=name, unit_code=COUNTY, enabled=True,
-                               actor="bench")
+            set_plugin_setting(
+                session, registry, plugin=name, unit_code=COUNTY, enabled=True, actor="bench"
+            )
         session.commit()
     kernel.toggles.invalidate()
     on = kernel.scope(TOWNSHIP.code).enabled - kernel.toggles.snapshot().essential
@@ -359,11 +409,18 @@ class AsgiDriver:
 
     def scope(self, path: str, query: bytes = b"") -> dict[str, Any]:
         return {
-            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1", "method": "GET", "scheme": "http", "path": path,
-            "raw_path": path.encode(), "query_string": query, "root_path": "",
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query,
+            "root_path": "",
             "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"application/json")],
-            "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000),
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 8000),
         }
 
     async def _receive(self) -> dict[str, Any]:
@@ -390,12 +447,9 @@ class AsgiDriver:
 
 
 def add_probe_routes(app: FastAPI, plugin: str) -> None:
-    """Three async routes, first in the route table, to isolate the guard's cost under FastAPI:
-    no dependency; ``require_plugin`` as the core declares it (sync); the same work as async."""
+    """Two async routes, first in the route table, to isolate the guard's cost under FastAPI:
+    no dependency, and ``require_plugin`` as the core declares it (an async dependency)."""
     guard = require_plugin(plugin)
-
-    async def guard_async(request: Request) -> Any:
-        return guard(request)
 
     async def probe() -> dict[str, str]:
         return {"status": "ok"}
@@ -403,8 +457,6 @@ def add_probe_routes(app: FastAPI, plugin: str) -> None:
     before = len(app.router.routes)
     app.add_api_route("/bench/plain", probe, methods=["GET"])
     app.add_api_route("/bench/guarded", probe, methods=["GET"], dependencies=[Depends(guard)])
-    app.add_api_route("/bench/guarded-async", probe, methods=["GET"],
-                      dependencies=[Depends(guard_async)])
     added = app.router.routes[before:]
     del app.router.routes[before:]
     app.router.routes[:0] = added
@@ -424,7 +476,7 @@ def bench_kernel(ps: PluginSet, app: FastAPI) -> tuple[list[Row], Stat, Stat]:
     def guard_batch() -> float:
         # Requests are built outside the timing: FastAPI builds one for every request anyway.
         requests = [fake_request(app, query) for query in queries]
-        return timed_loop(guard, requests)
+        return timed_loop(lambda request: run_coroutine(guard(request)), requests)
 
     def refresh(_: object) -> None:
         kernel.toggles.invalidate()
@@ -437,14 +489,14 @@ def bench_kernel(ps: PluginSet, app: FastAPI) -> tuple[list[Row], Stat, Stat]:
         "healthz": driver.scope("/healthz"),
         "plain": driver.scope("/bench/plain", unit_query),
         "guarded": driver.scope("/bench/guarded", unit_query),
-        "guarded_async": driver.scope("/bench/guarded-async", unit_query),
         "plugin_route": driver.scope(f"/api/v1/p/{plugin}/ping", unit_query),
     }
     m = 40
 
     async def measure() -> dict[str, Stat]:
-        results: dict[str, list[float]] = {name: [] for name in [*asgi, "scope", "guard",
-                                                                 "refresh"]}
+        results: dict[str, list[float]] = {
+            name: [] for name in [*asgi, "scope", "guard", "refresh"]
+        }
         for round_ in range(KERNEL_ROUNDS + 1):  # round 0 is the warm-up
             gc.collect()
             sample = {name: await driver.batch(scope, m) for name, scope in asgi.items()}
@@ -461,23 +513,58 @@ def bench_kernel(ps: PluginSet, app: FastAPI) -> tuple[list[Row], Stat, Stat]:
     healthz = stats["healthz"]
     amortised = summed(stats["guard"], scaled(stats["refresh"], 1 / REQUEST_RATE))
     rows = [
-        Row("kernel per request: require_plugin work (scope incl.)", stats["guard"], healthz,
-            "H", KERNEL_TARGET, percent=True),
-        Row(f"  + version check amortised at {REQUEST_RATE} req/s", amortised, healthz, "H",
-            KERNEL_TARGET, percent=True),
-        Row("  same, against an async route (no thread hop)", stats["guard"], stats["plain"],
-            "A", percent=True),
+        Row(
+            "kernel per request: require_plugin work (scope incl.)",
+            stats["guard"],
+            healthz,
+            "H",
+            KERNEL_TARGET,
+            percent=True,
+        ),
+        Row(
+            f"  + version check amortised at {REQUEST_RATE} req/s",
+            amortised,
+            healthz,
+            "H",
+            KERNEL_TARGET,
+            percent=True,
+        ),
+        Row(
+            "  same, against an async route (no thread hop)",
+            stats["guard"],
+            stats["plain"],
+            "A",
+            percent=True,
+        ),
         Row("  of which kernel.scope(unit_code)", stats["scope"], healthz, "H", percent=True),
-        Row("  version check itself (1 SELECT, at most 1/s)", stats["refresh"], healthz, "H",
-            percent=True),
-        Row("  snapshot reload after a settings change (1/change)", reload, healthz, "H",
-            percent=True),
-        Row("require_plugin as FastAPI runs it (sync dep), ASGI Δ", delta(stats["guarded"],
-            stats["plain"]), healthz, "H", KERNEL_TARGET, percent=True),
-        Row("  same work as an async dependency, ASGI Δ",
-            delta(stats["guarded_async"], stats["plain"]), healthz, "H", percent=True),
-        Row("  real plugin route (sync dep + sync endpoint), ASGI", stats["plugin_route"],
-            healthz, "H", percent=True),
+        Row(
+            "  version check itself (1 SELECT, at most 1/s)",
+            stats["refresh"],
+            healthz,
+            "H",
+            percent=True,
+        ),
+        Row(
+            "  snapshot reload after a settings change (1/change)",
+            reload,
+            healthz,
+            "H",
+            percent=True,
+        ),
+        Row(
+            "  guard as a FastAPI router dependency (kernel + FastAPI), ASGI Δ",
+            delta(stats["guarded"], stats["plain"]),
+            healthz,
+            "H",
+            percent=True,
+        ),
+        Row(
+            "  real plugin route (async dep + sync endpoint), ASGI",
+            stats["plugin_route"],
+            healthz,
+            "H",
+            percent=True,
+        ),
     ]
     return rows, stats["guard"], amortised
 
@@ -535,12 +622,12 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) 
     return False
 
 
-def http_latencies(port: int, targets: Sequence[str], n: int, warmup: int = 200
-                   ) -> list[list[float]]:
+def http_latencies(
+    port: int, targets: Sequence[str], n: int, warmup: int = 200
+) -> list[list[float]]:
     """Round-trip ns of ``n`` sequential GETs per target, alternating between the targets, on
     one keep-alive connection (raw socket, so the client adds little)."""
-    messages = [f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
-                for target in targets]
+    messages = [f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode() for target in targets]
     samples: list[list[float]] = [[] for _ in targets]
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -569,8 +656,12 @@ def run_wrk(url: str) -> tuple[float, float] | None:
     wrk = shutil.which("wrk")
     if wrk is None:
         return None
-    out = subprocess.run([wrk, "-t1", "-c8", f"-d{WRK_SECONDS}s", "--latency", url],
-                         capture_output=True, text=True, timeout=WRK_SECONDS + 30).stdout
+    out = subprocess.run(
+        [wrk, "-t1", "-c8", f"-d{WRK_SECONDS}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        timeout=WRK_SECONDS + 30,
+    ).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\b", out, re.MULTILINE)
     if rps is None or p50 is None or "Non-2xx" in out:
@@ -586,22 +677,44 @@ def bench_http(ps: PluginSet, db_path: Path, guard: Stat, amortised: Stat) -> li
     except ImportError:
         return "uvicorn is not installed"
     port = free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), str(db_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), str(db_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         if not wait_ready(port, proc):
             err = proc.stderr.read().decode(errors="replace")[-500:] if proc.poll() else ""
             return f"uvicorn did not start on 127.0.0.1:{port} {err}".strip()
         plugin_target = f"/api/v1/p/{min(ps.enabled)}/ping?unit={TOWNSHIP.code}"
-        healthz, plugin_route = (Stat(samples) for samples in http_latencies(
-            port, ["/healthz", plugin_target], HTTP_REQUESTS))
+        healthz, plugin_route = (
+            Stat(samples)
+            for samples in http_latencies(port, ["/healthz", plugin_target], HTTP_REQUESTS)
+        )
         rows = [
-            Row("kernel per request vs /healthz over HTTP (round trip)", guard, healthz, "T",
-                KERNEL_TARGET, percent=True),
-            Row(f"  + version check amortised at {REQUEST_RATE} req/s", amortised, healthz, "T",
-                KERNEL_TARGET, percent=True),
-            Row("  real plugin route over HTTP (round trip)", plugin_route, healthz, "T",
-                percent=True),
+            Row(
+                "kernel per request vs /healthz over HTTP (round trip)",
+                guard,
+                healthz,
+                "T",
+                KERNEL_TARGET,
+                percent=True,
+            ),
+            Row(
+                f"  + version check amortised at {REQUEST_RATE} req/s",
+                amortised,
+                healthz,
+                "T",
+                KERNEL_TARGET,
+                percent=True,
+            ),
+            Row(
+                "  real plugin route over HTTP (round trip)",
+                plugin_route,
+                healthz,
+                "T",
+                percent=True,
+            ),
         ]
         if shutil.which("wrk") is None:
             return rows
@@ -619,11 +732,22 @@ def bench_http(ps: PluginSet, db_path: Path, guard: Stat, amortised: Stat) -> li
             return f"  wrk {title}: {rps:,.0f} req/s, p50 {p50:.2f} ms"
 
         rows += [
-            Row("kernel per request vs /healthz wrk service time", guard, service["healthz"],
-                "W", KERNEL_TARGET, percent=True),
+            Row(
+                "kernel per request vs /healthz wrk service time",
+                guard,
+                service["healthz"],
+                "W",
+                KERNEL_TARGET,
+                percent=True,
+            ),
             Row(label("healthz", "/healthz"), service["healthz"], None, ""),
-            Row(label("plugin", "plugin route"), service["plugin"], service["healthz"], "W",
-                percent=True),
+            Row(
+                label("plugin", "plugin route"),
+                service["plugin"],
+                service["healthz"],
+                "W",
+                percent=True,
+            ),
         ]
         return rows
     finally:
@@ -651,27 +775,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     random.seed(SEED)
     started = time.monotonic()
-    print(f"Sanmin hook/kernel benchmark - Python {sys.version.split()[0]}, pluggy "
-          f"{pluggy.__version__}, FastAPI {fastapi.__version__}, {os.cpu_count()} CPUs, "
-          f"load average {loadavg()}")
+    print(
+        f"Sanmin hook/kernel benchmark - Python {sys.version.split()[0]}, pluggy "
+        f"{pluggy.__version__}, FastAPI {fastapi.__version__}, {os.cpu_count()} CPUs, "
+        f"load average {loadavg()}"
+    )
     ps = plugin_set()
-    verdicts = print_table("1. Township-scoped hook call (50 plugins installed, 25 on)",
-                           bench_hooks(ps), {
-        "P": "plain pluggy call, separate PluginManager with only the 25 enabled plugins",
-        "R": "call_robust over that plain caller (same 25 implementations)",
-    })
+    verdicts = print_table(
+        "1. Township-scoped hook call (50 plugins installed, 25 on)",
+        bench_hooks(ps),
+        {
+            "P": "plain pluggy call, separate PluginManager with only the 25 enabled plugins",
+            "R": "call_robust over that plain caller (same 25 implementations)",
+        },
+    )
 
     with tempfile.TemporaryDirectory(prefix="sanmin-bench-") as tmp:
         db_path = Path(tmp) / "bench.db"
         app = build_app(ps, db_path)
         rows, guard, amortised = bench_kernel(ps, app)
         verdicts += print_table(
-            "2. Kernel per request (real app, SQLite, demo county, 50 plugins, 25 on)", rows, {
+            "2. Kernel per request (real app, SQLite, demo county, 50 plugins, 25 on)",
+            rows,
+            {
                 "H": "GET /healthz service time, ASGI app called in-process (no network); "
-                "a sync endpoint, so it includes one threadpool hop",
+                "an async endpoint: no threadpool hop",
                 "A": "GET /bench/plain: async probe route, no dependency, first in the route "
                 "table (in-process ASGI)",
-            })
+            },
+        )
         app.state.kernel.engine.dispose()
         if args.no_http:
             print("\n3. HTTP: skipped (--no-http)")
@@ -680,21 +812,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             if isinstance(http, str):
                 print(f"\n3. HTTP: skipped ({http})")
             else:
-                legend = {"T": f"GET /healthz round trip, {HTTP_REQUESTS} sequential requests on "
-                          "one keep-alive connection, alternating with the plugin route"}
+                legend = {
+                    "T": f"GET /healthz round trip, {HTTP_REQUESTS} sequential requests on "
+                    "one keep-alive connection, alternating with the plugin route"
+                }
                 if shutil.which("wrk"):
-                    legend["W"] = (f"1 s / wrk requests per second on /healthz (-t1 -c8 "
-                                   f"-d{WRK_SECONDS}s, {WRK_RUNS} runs alternating with the "
-                                   "plugin route)")
+                    legend["W"] = (
+                        f"1 s / wrk requests per second on /healthz (-t1 -c8 "
+                        f"-d{WRK_SECONDS}s, {WRK_RUNS} runs alternating with the "
+                        "plugin route)"
+                    )
                 verdicts += print_table(
                     "3. Over HTTP: uvicorn (1 worker) on 127.0.0.1, client in this process",
-                    http, legend)
+                    http,
+                    legend,
+                )
                 if not shutil.which("wrk"):
                     print("  wrk is not installed: the throughput (wrk) part was skipped")
     failed = verdicts.count(False)
-    print(f"\n{len(verdicts) - failed} of {len(verdicts)} targets met"
-          + (f", {failed} MISSED (see above)" if failed else "")
-          + f"; {time.monotonic() - started:.0f} s; load average now {loadavg()}")
+    print(
+        f"\n{len(verdicts) - failed} of {len(verdicts)} targets met"
+        + (f", {failed} MISSED (see above)" if failed else "")
+        + f"; {time.monotonic() - started:.0f} s; load average now {loadavg()}"
+    )
     return 0
 
 

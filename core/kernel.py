@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
 
 
+MAX_CACHED_SCOPES = 200_000  # a province's grids; beyond that, scopes are built per request
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """What the kernel resolved for one request: the unit, its township and the hooks to call."""
@@ -42,6 +45,9 @@ class Kernel:
         self.toggles = ToggleState(engine, registry, settings.toggle_refresh_seconds)
         self._scoper = HookScoper(registry.pm, frozenset(p.name for p in registry.optional()))
         self.templates: Jinja2Templates | None = None
+        # Scopes are immutable for one settings snapshot: memoised per unit code until it moves.
+        self._scopes: dict[str, Scope] = {}
+        self._scopes_of: object = None
 
     @property
     def pm(self):  # type: ignore[no-untyped-def]
@@ -52,9 +58,17 @@ class Kernel:
 
         :raises UnitCodeError: malformed code. :raises UnitNotFound: unknown township.
         """
-        township, parsed = self.toggles.resolve(unit_code)
-        enabled = self.toggles.snapshot().enabled(township.code)
-        return Scope(parsed, township, enabled, self._scoper.for_enabled(enabled))
+        snapshot = self.toggles.snapshot()
+        if snapshot is not self._scopes_of:
+            self._scopes, self._scopes_of = {}, snapshot
+        scope = self._scopes.get(unit_code)
+        if scope is None:
+            township, parsed = self.toggles.resolve(unit_code)
+            enabled = snapshot.enabled(township.code)
+            scope = Scope(parsed, township, enabled, self._scoper.for_enabled(enabled))
+            if len(self._scopes) < MAX_CACHED_SCOPES:
+                self._scopes[unit_code] = scope
+        return scope
 
     def hooks_for(self, township: ScopeUnit | str | None) -> TownshipHooks:
         """The township-scoped hook relay for a unit (or only core plugins for ``None``)."""

@@ -223,5 +223,6 @@ class Sanmin:
 def sanmin(sanmin_app: FastAPI) -> Iterator[Sanmin]:
     """The harness, with the app started (its lifespan runs) and a client."""
     from fastapi.testclient import TestClient  # needs httpx2 (or httpx): a test-only dependency
+
     with TestClient(sanmin_app) as client:
         yield Sanmin(sanmin_app, client)

@@ -118,11 +118,18 @@ class ToggleState:
         snapshot = self._snapshot
         if snapshot is not None and self._clock() - self._checked_at < self._refresh_seconds:
             return snapshot
-        with self._lock:
+        # Only the first load waits for another thread; later, whoever is refreshing
+        # refreshes for everyone and the others keep serving the current snapshot.
+        if not self._lock.acquire(blocking=snapshot is None):
+            assert snapshot is not None
+            return snapshot
+        try:
             if self._snapshot is None or self._clock() - self._checked_at >= self._refresh_seconds:
                 self._refresh()
             assert self._snapshot is not None
             return self._snapshot
+        finally:
+            self._lock.release()
 
     def _refresh(self) -> None:
         try:

@@ -9,6 +9,7 @@ county above it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -94,8 +95,12 @@ class UnitCode:
         ]
 
 
+@functools.lru_cache(maxsize=16384)
 def parse_code(raw: str) -> UnitCode:
-    """Parse and check a unit code, or raise :class:`UnitCodeError` saying why."""
+    """Parse and check a unit code, or raise :class:`UnitCodeError` saying why.
+
+    Cached: it runs on every request that names a unit, and its result is immutable.
+    """
     code = raw.strip() if isinstance(raw, str) else ""
     if not code.isascii() or not code.isdigit() or len(code) not in (12, 15):
         raise UnitCodeError(

@@ -82,7 +82,7 @@ def create_app(
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["core"], summary="存活检查 / liveness")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
     app.mount("/static/core", StaticFiles(directory=CORE_STATIC), name="static-core")

@@ -1,0 +1,26 @@
+"""Reading the request's unit: path parameter, query parameter, header."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.datastructures import QueryParams
+
+from core.web.scope import query_value
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"unit=330802001000",
+        b"x=1&unit=%33%33&unit=9",
+        b"units=1",
+        b"",
+        b"unit=",
+        b"a=%E5%BA%9C&unit=+1",
+        b"unit=%E5%BA%9C",
+        b"unitx=1&unit=2",
+    ],
+)
+def test_query_value_agrees_with_starlette(query: bytes) -> None:
+    expected = QueryParams(query.decode("latin-1")).get("unit")
+    assert query_value(query, b"unit") == expected
