@@ -18,15 +18,10 @@ change is audited (who, when, before, after)."
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +42,7 @@ from core.plugins.service import bump_config_version, set_plugin_setting
 from core.plugins.toggles import ToggleState
 from core.settings import Settings
 from core.units.service import load_units, read_units_csv
+from tests.servers import READY_DEADLINE_SECONDS, SanminServer, child_env, sanmin_command
 
 PLUGIN, TITLE = "mobile_office", "民情直通车"  # off by default
 TOWNSHIP, TOWNSHIP_NAME = "330802001000", "府山街道"  # where the setting changes
@@ -63,31 +59,16 @@ DEFAULT_REFRESH = Settings.model_fields["toggle_refresh_seconds"].default
 # -- processes -----------------------------------------------------------------------------
 
 
-def sanmin_command() -> list[str]:
-    """The installed ``sanmin`` console script of this interpreter's environment."""
-    script = Path(sys.executable).with_name("sanmin")
-    if script.is_file():
-        return [str(script)]
-    found = shutil.which("sanmin")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from core.cli.main import main; main()"]
-
-
-def process_env(database_url: str, workdir: Path) -> dict[str, str]:
-    """The environment of every child: only our database, no stray ``SANMIN_*`` or config file."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SANMIN_")}
-    env["SANMIN_DATABASE_URL"] = database_url
-    env["SANMIN_CONFIG_FILE"] = str(workdir / "no-sanmin.toml")
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 def run_cli(env: dict[str, str], workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``sanmin *args`` as its own process; fail with its output if it does not succeed."""
     result = subprocess.run(
-        [*sanmin_command(), *args], env=env, cwd=workdir, capture_output=True, text=True,
-        timeout=CLI_TIMEOUT, check=False,
+        [*sanmin_command(), *args],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
     )
     assert result.returncode == 0, (
         f"sanmin {' '.join(args)} exited {result.returncode}\n"
@@ -96,99 +77,36 @@ def run_cli(env: dict[str, str], workdir: Path, *args: str) -> subprocess.Comple
     return result
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    """One ``sanmin serve`` process; its output goes to files (a pipe could fill and block it)."""
-
-    name: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-    client: httpx.Client = field(init=False)
-
-    def __post_init__(self) -> None:
-        # trust_env=False: no proxy from the environment between us and 127.0.0.1
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=5.0,
-                                   trust_env=False)
-
-    def output(self) -> str:
-        def tail(path: Path) -> str:
-            text = path.read_text(errors="replace") if path.exists() else ""
-            return text[-4000:]
-
-        status = "running" if self.proc.poll() is None else f"exited {self.proc.returncode}"
-        return (f"--- {self.name} (pid {self.proc.pid}, port {self.port}, {status}) stderr:\n"
-                f"{tail(self.stderr)}\n--- {self.name} stdout:\n{tail(self.stdout)}")
+class Server(SanminServer):
+    """One ``sanmin serve`` process, asked about the plugin under test."""
 
     def page(self, unit: str) -> httpx.Response:
-        return self.client.get(f"/p/{PLUGIN}/", params={"unit": unit},
-                               headers={"Accept": "text/html"})
+        return self.client.get(
+            f"/p/{PLUGIN}/", params={"unit": unit}, headers={"Accept": "text/html"}
+        )
 
     def api_state(self, unit: str) -> dict:
         response = self.client.get("/api/v1/plugins", params={"unit": unit})
         assert response.status_code == 200, f"{self.name}: {response.status_code} {response.text}"
         return next(p for p in response.json() if p["name"] == PLUGIN)
 
-    def stop(self) -> None:
-        self.client.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
 
 def outputs(servers: Sequence[Server]) -> str:
     return "\n".join(server.output() for server in servers)
-
-
-def wait_until_ready(servers: Sequence[Server], deadline_seconds: float = 30.0) -> None:
-    """Poll ``/healthz`` of every server until all answer, one exits, or the deadline passes."""
-    deadline = time.monotonic() + deadline_seconds
-    waiting = list(servers)
-    while waiting:
-        for server in list(waiting):
-            if server.proc.poll() is not None:
-                pytest.fail(f"{server.name} exited before it was ready\n{outputs(servers)}")
-            try:
-                if server.client.get("/healthz").status_code == 200:
-                    waiting.remove(server)
-            except httpx.TransportError:
-                pass
-        if waiting:
-            if time.monotonic() > deadline:
-                pytest.fail(f"not ready after {deadline_seconds} s: "
-                            f"{[s.name for s in waiting]}\n{outputs(servers)}")
-            time.sleep(0.05)
 
 
 @contextmanager
 def running_servers(count: int, env: dict[str, str], workdir: Path) -> Iterator[list[Server]]:
     """``count`` ``sanmin serve`` processes on the same database, started together."""
     with ExitStack() as stack:
-        servers: list[Server] = []
-        for index in range(count):
-            name = f"server{index + 1}"
-            port = free_port()
-            stdout, stderr = workdir / f"{name}.out.log", workdir / f"{name}.err.log"
-            with stdout.open("wb") as out, stderr.open("wb") as err:
-                proc = subprocess.Popen(
-                    [*sanmin_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                    env=env, cwd=workdir, stdout=out, stderr=err,
-                )
-            server = Server(name, port, proc, stdout, stderr)
-            stack.callback(server.stop)
-            servers.append(server)
-        wait_until_ready(servers)
+        servers = [
+            stack.enter_context(Server(f"server{index + 1}", ["serve"], env=env, workdir=workdir))
+            for index in range(count)
+        ]
+        # all are starting at once: one shared deadline, only a hang guard
+        deadline = time.monotonic() + READY_DEADLINE_SECONDS
+        for server in servers:
+            server.wait_until_ready(deadline)
         yield servers
 
 
@@ -217,8 +135,14 @@ def change_while_serving(
     """
     what = "sanmin " + " ".join(cli_args)
     audited_before = last_audit_id(engine)
-    cli = subprocess.Popen([*sanmin_command(), *cli_args], env=env, cwd=workdir,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cli = subprocess.Popen(
+        [*sanmin_command(), *cli_args],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen: dict[str, datetime] = {}
     deadline = time.monotonic() + HANG_GUARD_SECONDS
     try:
@@ -237,8 +161,9 @@ def change_while_serving(
         if cli.poll() is None:
             cli.kill()
         stdout, stderr = cli.communicate(timeout=CLI_TIMEOUT)
-    assert cli.returncode == 0, (f"{what} exited {cli.returncode}\nstdout:\n{stdout}\n"
-                                 f"stderr:\n{stderr}\n{outputs(servers)}")
+    assert cli.returncode == 0, (
+        f"{what} exited {cli.returncode}\nstdout:\n{stdout}\nstderr:\n{stderr}\n{outputs(servers)}"
+    )
     with Session(engine) as session:
         entries = session.exec(
             select(AuditEntry).where(AuditEntry.id > audited_before)  # type: ignore[operator]
@@ -255,8 +180,10 @@ def assert_page(servers: Sequence[Server], unit: str, unit_name: str, enabled: b
     """The plugin's page answers 200 (on) or the 404 page naming plugin and township (off)."""
     for server in servers:
         response = server.page(unit)
-        context = (f"{server.name} GET /p/{PLUGIN}/?unit={unit}: {response.status_code}\n"
-                   f"{response.text[:1500]}\n{outputs(servers)}")
+        context = (
+            f"{server.name} GET /p/{PLUGIN}/?unit={unit}: {response.status_code}\n"
+            f"{response.text[:1500]}\n{outputs(servers)}"
+        )
         if enabled:
             assert response.status_code == 200, context
             assert TITLE in response.text, context
@@ -267,8 +194,9 @@ def assert_page(servers: Sequence[Server], unit: str, unit_name: str, enabled: b
                 assert expected in response.text, context
 
 
-def assert_api(servers: Sequence[Server], unit: str, enabled: bool, origin: str,
-               origin_unit: str | None) -> None:
+def assert_api(
+    servers: Sequence[Server], unit: str, enabled: bool, origin: str, origin_unit: str | None
+) -> None:
     for server in servers:
         state = server.api_state(unit)
         got = (state["enabled"], state["origin"], state["origin_unit"])
@@ -294,7 +222,7 @@ def as_utc(moment: datetime) -> datetime:
 def test_toggle_change_reaches_two_running_servers(
     sanmin_database_url: str, tmp_path: Path
 ) -> None:
-    env = process_env(sanmin_database_url, tmp_path)
+    env = child_env(sanmin_database_url, tmp_path)
     run_cli(env, tmp_path, "db", "upgrade")
     run_cli(env, tmp_path, "units", "load", str(DEMO_UNITS))
     # the servers run with the default interval, which is at most 2 s (see the tests below)
@@ -311,7 +239,11 @@ def test_toggle_change_reaches_two_running_servers(
         # -- switch on in one township, from a third process --------------------------
         started = datetime.now(UTC)
         on_latency = change_while_serving(
-            servers, env, tmp_path, engine, ("plugins", "enable", PLUGIN, "--unit", TOWNSHIP),
+            servers,
+            env,
+            tmp_path,
+            engine,
+            ("plugins", "enable", PLUGIN, "--unit", TOWNSHIP),
             lambda server: server.page(TOWNSHIP).status_code == 200,
         )
         assert_page(servers, TOWNSHIP, TOWNSHIP_NAME, enabled=True)
@@ -323,7 +255,11 @@ def test_toggle_change_reaches_two_running_servers(
 
         # -- and off again ------------------------------------------------------------
         off_latency = change_while_serving(
-            servers, env, tmp_path, engine, ("plugins", "disable", PLUGIN, "--unit", TOWNSHIP),
+            servers,
+            env,
+            tmp_path,
+            engine,
+            ("plugins", "disable", PLUGIN, "--unit", TOWNSHIP),
             lambda server: server.page(TOWNSHIP).status_code == 404,
         )
         finished = datetime.now(UTC)
@@ -337,22 +273,26 @@ def test_toggle_change_reaches_two_running_servers(
         assert all(s.proc.poll() is None for s in servers), outputs(servers)
 
     database = "postgresql" if sanmin_database_url.startswith("postgresql") else "sqlite"
-    print(f"\n[{database}] first new answer after the CLI's change (refresh interval "
-          f"{DEFAULT_REFRESH} s): "
-          + "; ".join(f"{name}: on {on_latency[name]:.3f} s, off {off_latency[name]:.3f} s"
-                      for name in sorted(on_latency)))
+    print(
+        f"\n[{database}] first new answer after the CLI's change (refresh interval "
+        f"{DEFAULT_REFRESH} s): "
+        + "; ".join(
+            f"{name}: on {on_latency[name]:.3f} s, off {off_latency[name]:.3f} s"
+            for name in sorted(on_latency)
+        )
+    )
 
     # -- every change audited: who, when, before, after -----------------------------------
     with closing_engine(make_engine(sanmin_database_url)) as engine, Session(engine) as session:
         entries = session.exec(
-            select(AuditEntry).where(AuditEntry.action.startswith("plugin."))  # type: ignore[attr-defined]
+            select(AuditEntry)
+            .where(AuditEntry.action.startswith("plugin."))  # type: ignore[attr-defined]
             .order_by(AuditEntry.id)  # type: ignore[arg-type]
         ).all()
         setting = session.exec(select(PluginSetting)).all()
     assert [(e.action, e.target_id, e.unit_code, e.before, e.after) for e in entries] == [
         ("plugin.enable", f"{TOWNSHIP}:{PLUGIN}", TOWNSHIP, {"enabled": None}, {"enabled": True}),
-        ("plugin.disable", f"{TOWNSHIP}:{PLUGIN}", TOWNSHIP, {"enabled": True},
-         {"enabled": False}),
+        ("plugin.disable", f"{TOWNSHIP}:{PLUGIN}", TOWNSHIP, {"enabled": True}, {"enabled": False}),
     ]
     for entry in entries:
         assert entry.actor.startswith("cli:") and len(entry.actor) > len("cli:"), entry
@@ -389,8 +329,7 @@ def county_engine(sanmin_database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.mark.parametrize("refresh", [DEFAULT_REFRESH, 2.0],
-                         ids=["default", "maximum"])
+@pytest.mark.parametrize("refresh", [DEFAULT_REFRESH, 2.0], ids=["default", "maximum"])
 def test_refresh_interval_bounds_staleness(
     county_engine: Engine, sanmin_database_url: str, refresh: float
 ) -> None:
@@ -399,8 +338,11 @@ def test_refresh_interval_bounds_staleness(
     clock = FakeClock()
     reader = ToggleState(county_engine, registry, refresh, clock=clock)
     queries: list[str] = []
-    event.listen(county_engine, "before_cursor_execute",
-                 lambda conn, cursor, statement, *rest: queries.append(statement))
+    event.listen(
+        county_engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *rest: queries.append(statement),
+    )
 
     before = reader.snapshot()
     assert not before.state(TOWNSHIP, PLUGIN).enabled
@@ -410,8 +352,15 @@ def test_refresh_interval_bounds_staleness(
     writer = make_engine(sanmin_database_url)
     try:
         with Session(writer) as session:
-            set_plugin_setting(session, registry, plugin=PLUGIN, unit_code=TOWNSHIP,
-                               enabled=True, actor="cli:someone", source="cli")
+            set_plugin_setting(
+                session,
+                registry,
+                plugin=PLUGIN,
+                unit_code=TOWNSHIP,
+                enabled=True,
+                actor="cli:someone",
+                source="cli",
+            )
             session.commit()
     finally:
         writer.dispose()

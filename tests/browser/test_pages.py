@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DemoServer, Watched, copy_for_humans
+from tests.servers import SanminServer
+
+from .conftest import Watched, copy_for_humans
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +45,7 @@ def enabled_section(watched: Watched, township_name: str):  # type: ignore[no-un
 
 
 def test_home_township_and_practice_page(
-    demo_server: DemoServer, watched: Watched, tmp_path: Path
+    demo_server: SanminServer, watched: Watched, tmp_path: Path
 ) -> None:
     page = watched.page
     page.goto(demo_server.url("/"))
@@ -81,7 +83,7 @@ def test_home_township_and_practice_page(
     assert watched.bad_responses == []
 
 
-def test_plugin_off_in_township_is_a_404_page(demo_server: DemoServer, watched: Watched) -> None:
+def test_plugin_off_in_township_is_a_404_page(demo_server: SanminServer, watched: Watched) -> None:
     page = watched.page
     url = demo_server.url(f"/p/mobile_office/?unit={FUSHAN}")
     response = page.goto(url)
@@ -96,7 +98,7 @@ def test_plugin_off_in_township_is_a_404_page(demo_server: DemoServer, watched: 
     assert watched.bad_responses == [f"404 {url}"]
 
 
-def test_mobile_office_listed_where_it_is_on(demo_server: DemoServer, watched: Watched) -> None:
+def test_mobile_office_listed_where_it_is_on(demo_server: SanminServer, watched: Watched) -> None:
     page = watched.page
     page.goto(demo_server.url(f"/?unit={LIANHUA}"))
     section = enabled_section(watched, LIANHUA_NAME)
@@ -108,7 +110,7 @@ def test_mobile_office_listed_where_it_is_on(demo_server: DemoServer, watched: W
     assert watched.bad_responses == []
 
 
-def test_admin_plugins_page(demo_server: DemoServer, watched: Watched) -> None:
+def test_admin_plugins_page(demo_server: SanminServer, watched: Watched) -> None:
     page = watched.page
     page.goto(demo_server.url("/admin/plugins"))
     expect(page.get_by_role("heading", level=1)).to_have_text("插件管理")
