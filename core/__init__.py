@@ -9,6 +9,7 @@ from core.db.engine import get_session, make_engine
 from core.db.migration_env import run_migrations_env
 from core.db.types import UTCDateTime, utcnow
 from core.hookspecs import hookimpl, hookspec
+from core.identity.access import Actor, Permission, Role, scope_clause
 from core.kernel import Kernel, Scope
 from core.plugins.errors import PluginDisabled, PluginHookError, StartupError
 from core.plugins.manifest import PluginManifest
@@ -23,13 +24,16 @@ from core.web.render import render
 from core.web.scope import current_scope
 
 __all__ = [
+    "Actor",
     "Kernel",
     "Level",
     "MenuLink",
+    "Permission",
     "PluginDisabled",
     "PluginHookError",
     "PluginManifest",
     "PluginState",
+    "Role",
     "Scope",
     "ScopeUnit",
     "Settings",
@@ -50,6 +54,7 @@ __all__ = [
     "parse_code",
     "render",
     "run_migrations_env",
+    "scope_clause",
     "utcnow",
 ]
 

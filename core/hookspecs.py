@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from fastapi import APIRouter, Request
 
+    from core.identity.access import Actor, Permission, Role
     from core.kernel import Kernel
     from core.plugins.toggles import ScopeUnit
     from core.web.menu import MenuLink
@@ -114,6 +115,39 @@ class InstallationSpecs:
         """
 
     @hookspec
+    def register_permissions(self) -> list[Permission] | None:
+        """Return the permissions this plugin adds, or ``None``.
+
+        Each :class:`core.Permission` is named ``{plugin}.{action}`` (for example
+        ``knock_door.visit``); ``granted_to`` names the roles (core's, this
+        plugin's, or those of plugins it depends on) that hold it. Mark
+        ``sensitive=True`` when reads under it must be audited.
+
+        :return: a list of :class:`core.Permission`. A bad name, a duplicate or an
+            unknown role takes the plugin out at start-up, with that reason.
+
+        Township scope: none. Roles and permissions exist installation-wide;
+        whether the plugin is on in a township decides whether its routes answer.
+
+        .. versionadded:: 0.1
+        """
+
+    @hookspec
+    def register_roles(self) -> list[Role] | None:
+        """Return the roles this plugin adds, or ``None``.
+
+        Each :class:`core.Role` is named ``{plugin}_{role}`` (for example
+        ``tea_house_recorder``), says at which unit levels it may be held, and
+        lists its permissions (core's or this plugin's).
+
+        :return: a list of :class:`core.Role`; errors take the plugin out at start-up.
+
+        Township scope: none.
+
+        .. versionadded:: 0.1
+        """
+
+    @hookspec
     def startup(self, kernel: Kernel) -> Any:
         """Run once when the application starts serving.
 
@@ -148,6 +182,30 @@ class TownshipSpecs:
         Township scope: only plugins enabled in ``township`` are called. A
         failing implementation is logged with the plugin's name and skipped,
         so this hook does not support wrappers.
+
+        .. versionadded:: 0.1
+        """
+
+    @hookspec
+    def permission_allowed(self, actor: Actor, permission: str, unit_code: str) -> bool | None:
+        """Say whether ``actor`` may use ``permission`` at ``unit_code``, or ``None`` to abstain.
+
+        The kernel combines every answer with one rule: **any ``False`` denies;
+        otherwise any ``True`` allows; otherwise the role map decides**, which
+        denies by default. Use ``False`` to add a restriction (for example a
+        volunteer outside their assigned households) and ``True`` sparingly, to
+        grant what no role does.
+
+        :param actor: the :class:`core.Actor` (account or API key, with its roles).
+        :param permission: the permission's name, e.g. ``archive.read``.
+        :param unit_code: the unit the action is about.
+        :return: ``True``, ``False`` or ``None``. Not an awaitable: it is called
+            from synchronous checks.
+
+        Township scope: only plugins enabled in the township of ``unit_code``
+        are asked. Bulk list queries filter by the role map alone
+        (:func:`core.scope_clause`), so a plugin that restricts access must also
+        filter its own lists.
 
         .. versionadded:: 0.1
         """

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
+from core.identity.access import Actor, build_catalog, combine
 from core.plugins.errors import PluginDisabled
 from core.plugins.registry import PluginRegistry
 from core.plugins.scoping import HookScoper, TownshipHooks
@@ -42,6 +43,7 @@ class Kernel:
         self.settings = settings
         self.registry = registry
         self.engine = engine
+        self.access = build_catalog(registry)  # may take out plugins with bad declarations
         self.toggles = ToggleState(engine, registry, settings.toggle_refresh_seconds)
         self._scoper = HookScoper(registry.pm, frozenset(p.name for p in registry.optional()))
         self.templates: Jinja2Templates | None = None
@@ -84,6 +86,18 @@ class Kernel:
             raise PluginDisabled(
                 plugin, info.title if info else plugin, scope.township.name, scope.township.code
             )
+
+    def allowed(self, actor: Actor, permission: str, unit_code: str) -> bool:
+        """Whether ``actor`` may use ``permission`` at ``unit_code``.
+
+        The role map answers first; plugins enabled in the unit's township may then
+        veto or grant through ``permission_allowed`` (:func:`core.identity.access.combine`).
+        """
+        role_answer = actor.role_allows(self.access, permission, unit_code)
+        answers = self.scope(unit_code).hooks.permission_allowed(
+            actor=actor, permission=permission, unit_code=unit_code
+        )
+        return combine(answers, role_answer)
 
     def plugin_states(self, unit_code: str | None) -> dict[str, PluginState]:
         """Every plugin's state at a unit (or its default when ``unit_code`` is ``None``)."""

@@ -61,20 +61,9 @@ def plugin_history(info: PluginInfo) -> History | None:
 def histories(registry: PluginRegistry) -> list[History]:
     """Core's history, then every loaded plugin's that has one, dependencies first."""
     core = History("core", CORE_MIGRATIONS, "alembic_version", None)
-    ordered: list[str] = []
-
-    def visit(name: str, trail: tuple[str, ...] = ()) -> None:
-        if name in ordered or name in trail or name not in registry.plugins:
-            return
-        for dep in registry.plugins[name].manifest.depends_on:  # type: ignore[union-attr]
-            visit(dep, (*trail, name))
-        ordered.append(name)
-
-    for name in sorted(registry.plugins):
-        visit(name)
     plugin_histories = [
         history
-        for name in ordered
+        for name in registry.dependency_order()
         if not registry.plugins[name].essential
         and (history := plugin_history(registry.plugins[name])) is not None
     ]

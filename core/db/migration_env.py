@@ -21,6 +21,8 @@ from core.db.metadata import metadata
 
 def run_migrations_env() -> None:
     """Configure Alembic's context for one history and run its migrations online."""
+    import core.models  # noqa: F401  (every core table in the metadata)
+
     config = context.config
     attributes = config.attributes
     version_table = attributes.get("version_table") or config.get_main_option(

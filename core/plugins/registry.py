@@ -19,7 +19,7 @@ from pluggy import PluginManager, PluginValidationError
 from pydantic import ValidationError
 
 from core import hookspecs
-from core.plugins.errors import PluginHookError, StartupError
+from core.plugins.errors import StartupError
 from core.plugins.manifest import PluginManifest, plugin_name_problem
 from core.version import __version__
 
@@ -276,22 +276,21 @@ class PluginRegistry:
     def info(self, name: str) -> PluginInfo | None:
         return self.plugins.get(name) or self.plugins_failed.get(name)
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call every implementation of an installation hook on its own.
+    def dependency_order(self) -> list[str]:
+        """Loaded plugins' names, each after the plugins it depends on (then by name)."""
+        ordered: list[str] = []
 
-        :return: ``(plugin name, result)`` for each non-None result, in call order.
-        :raises PluginHookError: naming the plugin whose implementation raised.
-        """
-        caller = getattr(self.pm.hook, hook_name)
-        results = []
-        for impl in reversed(caller.get_hookimpls()):
-            try:
-                result = impl.function(*[kwargs[arg] for arg in impl.argnames])
-            except Exception as exc:
-                raise PluginHookError(impl.plugin_name, hook_name, None, exc) from exc
-            if result is not None:
-                results.append((impl.plugin_name, result))
-        return results
+        def visit(name: str, trail: tuple[str, ...] = ()) -> None:
+            if name in ordered or name in trail or name not in self.plugins:
+                return
+            manifest = self.plugins[name].manifest
+            for dep in manifest.depends_on if manifest else ():
+                visit(dep, (*trail, name))
+            ordered.append(name)
+
+        for name in sorted(self.plugins):
+            visit(name)
+        return ordered
 
 
 def _dist_name(ep: EntryPoint) -> str | None:

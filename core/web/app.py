@@ -87,7 +87,8 @@ def create_app(
 
     app.mount("/static/core", StaticFiles(directory=CORE_STATIC), name="static-core")
     for name, declared in declarations.items():
-        mount_plugin(app, registry, name, declared)
+        if name in registry.plugins:  # the kernel may have taken out a plugin since
+            mount_plugin(app, registry, name, declared)
     _mount_unknown_plugin_routes(app, registry)
     return app
 

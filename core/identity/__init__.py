@@ -1,0 +1,1 @@
+"""Identities: accounts, roles assigned at units, permissions, authentication."""

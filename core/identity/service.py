@@ -1,0 +1,388 @@
+"""Accounts, roles, logins, tokens and API keys. Every change is audited in the
+caller's transaction; the caller commits."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from core.audit.service import record
+from core.db.types import utcnow
+from core.identity.access import AccessCatalog, AccessError, Actor, role_at
+from core.identity.models import Account, ApiKey, AuthToken, LoginThrottle, RoleAssignment
+from core.identity.secrets import (
+    DUMMY_HASH,
+    check_password_policy,
+    digest,
+    hash_password,
+    new_token,
+    verify_password,
+)
+from core.units.service import get_unit
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
+ACCOUNT_LOCK_AFTER = 10  # consecutive failures for one account
+ADDRESS_LOCK_AFTER = 50  # for one address: higher, a township office shares one address
+LOCK_FOR = timedelta(minutes=15)
+TOKEN_TTL = {"bearer": timedelta(hours=12), "session": timedelta(hours=8)}
+
+
+class IdentityError(ValueError):
+    """A request about accounts that cannot be carried out; the message names the field."""
+
+
+class LoginRefused(PermissionError):
+    """Wrong credentials, an inactive account, or a lock; the message is safe to show."""
+
+    def __init__(self, message: str, locked_until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.locked_until = locked_until
+
+
+# -- accounts and roles --------------------------------------------------------------------
+
+
+def create_account(
+    session: Session,
+    catalog: AccessCatalog,
+    *,
+    username: str,
+    password: str,
+    roles: list[tuple[str, str]],
+    by: str,
+    display_name: str = "",
+) -> Account:
+    """Create an account with its roles (``[(role, unit_code), …]``), validated and audited."""
+    username = username.strip().lower()
+    if not USERNAME_RE.match(username):
+        raise IdentityError(
+            "username: 3–64 位小写字母、数字或 . _ - / 3–64 lowercase letters, "
+            "digits, '.', '_' or '-'"
+        )
+    if session.exec(select(Account.id).where(Account.username == username)).first():
+        raise IdentityError(f"username: {username} 已存在 / already exists")
+    check_password_policy(password, username)
+    account = Account(
+        username=username, display_name=display_name, password_hash=hash_password(password)
+    )
+    session.add(account)
+    session.flush()
+    record(
+        session,
+        actor=by,
+        action="account.create",
+        target_type="account",
+        target_id=str(account.id),
+        after={"username": username},
+    )
+    for role, unit_code in roles:
+        grant_role(session, catalog, account, role=role, unit_code=unit_code, by=by)
+    return account
+
+
+def grant_role(
+    session: Session,
+    catalog: AccessCatalog,
+    account: Account,
+    *,
+    role: str,
+    unit_code: str,
+    by: str,
+) -> RoleAssignment:
+    """Give ``account`` a role at a unit (idempotent), audited."""
+    unit = get_unit(session, unit_code)
+    try:
+        catalog.check_assignable(role, unit.code)
+    except AccessError as exc:
+        raise IdentityError(f"role: {exc}") from exc
+    existing = session.exec(
+        select(RoleAssignment).where(
+            RoleAssignment.account_id == account.id,
+            RoleAssignment.role == role,
+            RoleAssignment.unit_code == unit.code,
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    assignment = RoleAssignment(
+        account_id=account.id, role=role, unit_code=unit.code, granted_by=by
+    )
+    session.add(assignment)
+    record(
+        session,
+        actor=by,
+        action="role.grant",
+        target_type="account",
+        target_id=str(account.id),
+        unit_code=unit.code,
+        after={"role": role, "unit": unit.code},
+    )
+    return assignment
+
+
+def revoke_role(session: Session, assignment: RoleAssignment, *, by: str) -> None:
+    session.delete(assignment)
+    record(
+        session,
+        actor=by,
+        action="role.revoke",
+        target_type="account",
+        target_id=str(assignment.account_id),
+        unit_code=assignment.unit_code,
+        before={"role": assignment.role, "unit": assignment.unit_code},
+    )
+
+
+def set_active(session: Session, account: Account, active: bool, *, by: str) -> None:
+    """Activate or deactivate; deactivation revokes every token at once."""
+    if account.active == active:
+        return
+    account.active = active
+    session.add(account)
+    if not active:
+        revoke_all_tokens(session, account.id)  # type: ignore[arg-type]
+    record(
+        session,
+        actor=by,
+        action="account.activate" if active else "account.deactivate",
+        target_type="account",
+        target_id=str(account.id),
+        before={"active": not active},
+        after={"active": active},
+    )
+
+
+def change_password(
+    session: Session,
+    account: Account,
+    *,
+    current: str,
+    new: str,
+    by: str,
+    keep_token: str | None = None,
+) -> None:
+    """Change a password after checking the current one; other sessions and tokens end."""
+    if not verify_password(account.password_hash, current):
+        raise IdentityError("current_password: 当前密码不正确 / current password is wrong")
+    check_password_policy(new, account.username)
+    account.password_hash = hash_password(new)
+    account.password_changed_at = utcnow()
+    session.add(account)
+    revoke_all_tokens(session, account.id, keep=keep_token)  # type: ignore[arg-type]
+    record(
+        session,
+        actor=by,
+        action="account.password",
+        target_type="account",
+        target_id=str(account.id),
+    )
+
+
+def roles_of(session: Session, account_id: int) -> list[RoleAssignment]:
+    return list(
+        session.exec(
+            select(RoleAssignment)
+            .where(RoleAssignment.account_id == account_id)
+            .order_by(col(RoleAssignment.id))
+        )
+    )
+
+
+def actor_for(session: Session, account: Account) -> Actor:
+    roles = tuple(role_at(r.role, r.unit_code) for r in roles_of(session, account.id))
+    return Actor(
+        "account",
+        account.id,
+        account.username,
+        roles,  # type: ignore[arg-type]
+        person_id=account.person_id,
+    )
+
+
+# -- logins and throttling -----------------------------------------------------------------
+
+
+def _throttle(session: Session, key: str) -> LoginThrottle:
+    found = session.get(LoginThrottle, key)
+    if found is None:
+        found = LoginThrottle(key=key)
+        session.add(found)
+    return found
+
+
+def authenticate(session: Session, username: str, password: str, address: str | None) -> Account:
+    """Check credentials with throttling; failures are counted and audited either way.
+
+    :raises LoginRefused: with a message that does not reveal whether the username exists,
+        except for a lock, which says until when.
+    """
+    now = utcnow()
+    username = username.strip().lower()
+    keys = [f"account:{username}"] + ([f"address:{address}"] if address else [])
+    for key in keys:
+        throttle = session.get(LoginThrottle, key)
+        if throttle and throttle.locked_until and throttle.locked_until > now:
+            record(
+                session,
+                actor=f"login:{username}",
+                action="auth.login_locked",
+                target_type="account",
+                target_id=username,
+                source=address,
+            )
+            raise LoginRefused(
+                f"登录失败次数过多，已锁定至 {throttle.locked_until:%H:%M} (UTC) / too many failed "
+                "logins: locked",
+                throttle.locked_until,
+            )
+    account = session.exec(select(Account).where(Account.username == username)).first()
+    valid = verify_password(account.password_hash if account else DUMMY_HASH, password)
+    if account is None or not valid or not account.active:
+        locked_until = None
+        for key, limit in zip(keys, (ACCOUNT_LOCK_AFTER, ADDRESS_LOCK_AFTER), strict=False):
+            throttle = _throttle(session, key)
+            throttle.failures += 1
+            throttle.last_failure_at = now
+            if throttle.failures >= limit:
+                throttle.locked_until = locked_until = now + LOCK_FOR
+                throttle.failures = 0
+        record(
+            session,
+            actor=f"login:{username}",
+            action="auth.login_failed",
+            target_type="account",
+            target_id=username,
+            source=address,
+            after={"locked_until": locked_until.isoformat() if locked_until else None},
+        )
+        if locked_until is not None:
+            raise LoginRefused(
+                "登录失败次数过多，账号已锁定 15 分钟 / too many failed logins: "
+                "locked for 15 minutes",
+                locked_until,
+            )
+        raise LoginRefused(
+            "用户名或密码错误，或账号已停用 / wrong username or password, or the "
+            "account is inactive"
+        )
+    account_throttle = session.get(LoginThrottle, keys[0])
+    if account_throttle is not None:
+        session.delete(account_throttle)
+    record(
+        session,
+        actor=f"account:{username}",
+        action="auth.login",
+        target_type="account",
+        target_id=str(account.id),
+        source=address,
+    )
+    return account
+
+
+# -- tokens and API keys -------------------------------------------------------------------
+
+
+def issue_token(session: Session, account: Account, kind: str, address: str | None) -> str:
+    """A new opaque token for ``account``; only its digest is stored. Returns it once."""
+    raw = new_token("sms" if kind == "session" else "smt")
+    session.add(
+        AuthToken(
+            account_id=account.id,
+            token_hash=digest(raw),
+            kind=kind,  # type: ignore[arg-type]
+            expires_at=utcnow() + TOKEN_TTL[kind],
+            address=address,
+        )
+    )
+    return raw
+
+
+def revoke_token(session: Session, raw: str, *, by: str) -> bool:
+    result = session.execute(
+        update(AuthToken)
+        .where(col(AuthToken.token_hash) == digest(raw), col(AuthToken.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        record(
+            session,
+            actor=by,
+            action="auth.logout",
+            target_type="auth_token",
+            target_id=digest(raw)[:12],
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_all_tokens(session: Session, account_id: int, keep: str | None = None) -> None:
+    query = update(AuthToken).where(
+        col(AuthToken.account_id) == account_id, col(AuthToken.revoked_at).is_(None)
+    )
+    if keep is not None:
+        query = query.where(col(AuthToken.token_hash) != digest(keep))
+    session.execute(query.values(revoked_at=utcnow()))
+
+
+def actor_from_token(session: Session, raw: str, kinds: tuple[str, ...]) -> Actor | None:
+    """The actor behind a live token of one of ``kinds``, or ``None``. One indexed query,
+    plus one for the roles; an inactive account or a revoked or expired token gives ``None``."""
+    row = session.exec(
+        select(Account)
+        .join(AuthToken, col(AuthToken.account_id) == col(Account.id))
+        .where(
+            col(AuthToken.token_hash) == digest(raw),
+            col(AuthToken.kind).in_(kinds),
+            col(AuthToken.revoked_at).is_(None),
+            col(AuthToken.expires_at) > utcnow(),
+            col(Account.active).is_(True),
+        )
+    ).first()
+    return actor_for(session, row) if row is not None else None
+
+
+def create_api_key(
+    session: Session,
+    catalog: AccessCatalog,
+    *,
+    name: str,
+    unit_code: str,
+    by: str,
+    role: str = "integrator",
+) -> str:
+    """A new API key named ``name`` holding ``role`` at a unit; returns it once."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise IdentityError("name: 名称不能为空且不超过 100 字 / 1–100 characters")
+    if session.exec(select(ApiKey.id).where(ApiKey.name == name)).first():
+        raise IdentityError(f"name: API key {name!r} 已存在 / already exists")
+    unit = get_unit(session, unit_code)
+    try:
+        catalog.check_assignable(role, unit.code)
+    except AccessError as exc:
+        raise IdentityError(f"role: {exc}") from exc
+    raw = new_token("smk")
+    key = ApiKey(name=name, key_hash=digest(raw), role=role, unit_code=unit.code, created_by=by)
+    session.add(key)
+    session.flush()
+    record(
+        session,
+        actor=by,
+        action="apikey.create",
+        target_type="api_key",
+        target_id=str(key.id),
+        unit_code=unit.code,
+        after={"name": name, "role": role},
+    )
+    return raw
+
+
+def actor_from_api_key(session: Session, raw: str) -> Actor | None:
+    key = session.exec(
+        select(ApiKey).where(col(ApiKey.key_hash) == digest(raw), col(ApiKey.revoked_at).is_(None))
+    ).first()
+    if key is None:
+        return None
+    return Actor("api_key", key.id, key.name, (role_at(key.role, key.unit_code),))  # type: ignore[arg-type]
