@@ -21,6 +21,7 @@ from core.units.codes import UnitCode
 
 if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
+    from itsdangerous import URLSafeTimedSerializer
 
 
 MAX_CACHED_SCOPES = 200_000  # a province's grids; beyond that, scopes are built per request
@@ -47,6 +48,7 @@ class Kernel:
         self.toggles = ToggleState(engine, registry, settings.toggle_refresh_seconds)
         self._scoper = HookScoper(registry.pm, frozenset(p.name for p in registry.optional()))
         self.templates: Jinja2Templates | None = None
+        self.signer: URLSafeTimedSerializer | None = None  # set by create_app
         # Scopes are immutable for one settings snapshot: memoised per unit code until it moves.
         self._scopes: dict[str, Scope] = {}
         self._scopes_of: object = None

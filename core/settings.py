@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         le=2.0,
         description="how often a process checks for plugin-setting changes made elsewhere",
     )
+    secret_key: str | None = Field(
+        default=None,
+        description="signs session cookies; when unset, a key is made once and kept in the "
+        "database, shared by every process",
+    )
     auto_migrate: bool = Field(
         default=False, description="apply migrations at start-up (demo and tests only)"
     )

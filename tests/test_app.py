@@ -126,5 +126,5 @@ def test_timestamps_come_back_aware_in_utc_on_both_databases(sanmin) -> None:
     with Session(sanmin.engine) as session:
         record(session, actor="t", action="a", target_type="x", target_id="1")
         session.commit()
-        entry = session.exec(select(AuditEntry)).one()
+        entry = session.exec(select(AuditEntry).where(AuditEntry.action == "a")).one()
     assert entry.at.utcoffset() is not None and entry.at.utcoffset().total_seconds() == 0

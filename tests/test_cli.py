@@ -116,8 +116,11 @@ def test_a_broken_plugin_is_named_and_the_app_still_serves(
     assert "plugin boom is off: failed to import 'sanmin_boom'" in out
     from fastapi.testclient import TestClient
 
+    from core.testing import Sanmin
+
     app = create_app(sanmin_settings, registry=PluginRegistry().load())
-    with TestClient(app) as client:
+    with TestClient(app) as started:
+        client = Sanmin(app, started).client  # signed in as an administrator
         assert client.get("/healthz").status_code == 200
         page = client.get("/p/knock_door/", params={"unit": "330802001000"})
         assert page.status_code == 200

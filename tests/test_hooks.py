@@ -134,8 +134,9 @@ def test_hook_register_api_routes(sanmin) -> None:
     body = refused.json()
     assert (body["plugin"], body["unit"]) == ("sample", off.code)
     assert "样例" in body["detail"] and "关闭镇" in body["detail"]
-    missing = sanmin.client.get("/api/v1/p/sample/echo")
-    assert missing.status_code == 400 and "unit" in missing.json()["detail"]
+    # Without a unit, the request is about the actor's home unit.
+    local = sanmin.client_as("township_admin", on).get("/api/v1/p/sample/echo")
+    assert local.json() == {"township": on.code, "unit": on.code}
     schema = sanmin.client.get("/openapi.json").json()
     assert schema["paths"]["/api/v1/p/sample/echo"]["get"]["tags"] == ["sample"]
 
@@ -200,8 +201,9 @@ def test_a_failing_menu_link_is_logged_and_skipped(sanmin_settings, caplog) -> N
     )
     app = create_app(sanmin_settings, registry=registry)
     with TestClient(app) as client, caplog.at_level("ERROR"):
-        township = Sanmin(app, client).township()
-        page = client.get("/", params={"unit": township.code})
+        harness = Sanmin(app, client)
+        township = harness.township()
+        page = harness.client.get("/", params={"unit": township.code})
     assert page.status_code == 200
     assert 'href="/async"' in page.text
     assert "menu exploded" in caplog.text and "plugin=broken" in caplog.text
@@ -238,7 +240,7 @@ def test_a_plugin_whose_declarations_fail_is_off_and_the_app_serves(sanmin_setti
     assert "fastapi extra missing" in failed["bad_routes"].error
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
-        admin = client.get("/admin/plugins").text
+        admin = Sanmin(app, client).client.get("/admin/plugins").text
         assert "bad_templates" in admin and "not a directory" in admin
 
     strict = PluginRegistry().load(discover=False, extra=[("startup_fails", StartupFails())])

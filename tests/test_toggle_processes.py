@@ -36,6 +36,9 @@ from core.audit.models import AuditEntry
 from core.db.engine import make_engine
 from core.db.migrate import upgrade_all
 from core.demo.load import DEMO_UNITS
+from core.identity.access import AccessCatalog
+from core.identity.models import Account
+from core.identity.service import grant_role, issue_token
 from core.plugins.models import PluginSetting
 from core.plugins.registry import PluginRegistry
 from core.plugins.service import bump_config_version, set_plugin_setting
@@ -89,6 +92,25 @@ class Server(SanminServer):
         response = self.client.get("/api/v1/plugins", params={"unit": unit})
         assert response.status_code == 200, f"{self.name}: {response.status_code} {response.text}"
         return next(p for p in response.json() if p["name"] == PLUGIN)
+
+
+def admin_token(engine: Engine) -> str:
+    """A bearer token of a city administrator of the demo city, written to the database."""
+    with Session(engine) as session:
+        account = Account(username="city-admin", password_hash="unused")
+        session.add(account)
+        session.flush()
+        grant_role(
+            session,
+            AccessCatalog.core(),
+            account,
+            role="city_admin",
+            unit_code="330800000000",
+            by="test",
+        )
+        token = issue_token(session, account, "bearer", None)
+        session.commit()
+    return token
 
 
 def outputs(servers: Sequence[Server]) -> str:
@@ -229,7 +251,10 @@ def test_toggle_change_reaches_two_running_servers(
     assert "SANMIN_TOGGLE_REFRESH_SECONDS" not in env
 
     engine = make_engine(sanmin_database_url)  # the test's own look at the database
+    token = admin_token(engine)
     with closing_engine(engine), running_servers(2, env, tmp_path) as servers:
+        for server in servers:
+            server.client.headers["Authorization"] = f"Bearer {token}"
         pids = [server.proc.pid for server in servers]
         # Off everywhere to begin with; every server has now cached a snapshot of that.
         assert_page(servers, TOWNSHIP, TOWNSHIP_NAME, enabled=False)

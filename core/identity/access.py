@@ -216,6 +216,12 @@ class Actor:
         """Whether ``unit_code`` lies under (or at) any unit where the actor holds a role."""
         return any(unit_code.startswith(r.path) for r in self.roles)
 
+    def near(self, unit_code: str) -> bool:
+        """Whether ``unit_code`` is within the actor's units or above one of them (the
+        township of a grid worker, say): what its pages may show as context."""
+        path = parse_code(unit_code).path
+        return any(unit_code.startswith(r.path) or r.path.startswith(path) for r in self.roles)
+
     def role_allows(self, catalog: AccessCatalog, permission: str, unit_code: str) -> bool:
         """The role map's answer, ignoring plugins."""
         return any(unit_code.startswith(p) for p in self.paths_with(catalog, permission))

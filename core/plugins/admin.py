@@ -6,13 +6,16 @@ accounts and permissions exist to guard a write from the browser.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from core.hookspecs import hookimpl
+from core.identity.access import Actor
+from core.identity.web import require_permission
 from core.plugins.manifest import PluginManifest
-from core.units.codes import Level
+from core.units.codes import Level, parse_code
+from core.units.service import OutOfScope
 from core.version import __version__
 from core.web.menu import MenuLink
 from core.web.render import render
@@ -61,8 +64,13 @@ class PluginOut(BaseModel):
 def list_plugins(
     request: Request,
     unit: str | None = Query(None, description="在此单位的启用状态 / state at this unit"),
+    actor: Actor = Depends(require_permission("plugins.read")),
 ) -> list[PluginOut]:
     kernel = request.app.state.kernel
+    if unit is not None and not actor.role_allows(
+        kernel.access, "plugins.read", parse_code(unit).code
+    ):
+        raise OutOfScope(unit)
     states = kernel.plugin_states(unit)
     return [
         PluginOut(
@@ -82,12 +90,20 @@ def list_plugins(
 
 
 @pages.get("/admin/plugins", response_class=HTMLResponse)
-async def plugins_page(request: Request) -> HTMLResponse:
+async def plugins_page(
+    request: Request, actor: Actor = Depends(require_permission("plugins.read"))
+) -> HTMLResponse:
     kernel = request.app.state.kernel
     snapshot = kernel.toggles.snapshot()
     optional = sorted(kernel.registry.optional(), key=lambda p: p.name)
     units = sorted(
-        (u for u in snapshot.units.values() if u.level != Level.province), key=lambda u: u.code
+        (
+            u
+            for u in snapshot.units.values()
+            if u.level != Level.province
+            and actor.role_allows(kernel.access, "plugins.read", u.code)
+        ),
+        key=lambda u: u.code,
     )
     matrix = [
         (unit, {p.name: snapshot.state(unit.code, p.name) for p in optional}) for unit in units
@@ -117,4 +133,7 @@ def register_page_routes() -> APIRouter:
 
 @hookimpl
 def menu_links(township, request) -> list[MenuLink]:  # type: ignore[no-untyped-def]
+    actor = getattr(request.state, "actor", None) if request is not None else None
+    if actor is None or not actor.paths_with(request.app.state.kernel.access, "plugins.read"):
+        return []
     return [MenuLink(href="/admin/plugins", label="插件管理", order=900)]

@@ -27,7 +27,12 @@ log = logging.getLogger("sanmin.plugins")
 
 ENTRY_POINT_GROUP = "sanmin"
 # Core services registered as always-on plugins (pytest's essential_plugins).
-ESSENTIAL: tuple[str, ...] = ("core.web.home", "core.units.plugin", "core.plugins.admin")
+ESSENTIAL: tuple[str, ...] = (
+    "core.web.home",
+    "core.identity.plugin",
+    "core.units.plugin",
+    "core.plugins.admin",
+)
 
 Source = Literal["core", "builtin", "external", "test"]
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from core.db.engine import get_session
+from core.identity.access import AccessCatalog, Actor, scope_clause
+from core.identity.web import access_catalog, require_permission
 from core.units.codes import Level
 from core.units.models import Unit
 from core.units.service import children, get_unit, list_units
@@ -43,15 +45,24 @@ def list_units_api(
     limit: int = Query(500, ge=1, le=5000),
     offset: int = Query(0, ge=0),
     session: Session = Depends(get_session),
+    actor: Actor = Depends(require_permission("units.read")),
+    access: AccessCatalog = Depends(access_catalog),
 ) -> list[UnitOut]:
-    units = list_units(session, under, level=level, limit=limit, offset=offset)
+    visible = scope_clause(actor, access, "units.read", col(Unit.code))
+    units = list_units(session, under, level=level, limit=limit, offset=offset, visible=visible)
     return [UnitOut.of(unit) for unit in units]
 
 
 @router.get("/{unit_code}", summary="单位详情 / one unit", response_model=UnitDetail)
-def get_unit_api(unit_code: str, session: Session = Depends(get_session)) -> UnitDetail:
-    unit = get_unit(session, unit_code)
+def get_unit_api(
+    unit_code: str,
+    session: Session = Depends(get_session),
+    actor: Actor = Depends(require_permission("units.read")),
+    access: AccessCatalog = Depends(access_catalog),
+) -> UnitDetail:
+    visible = scope_clause(actor, access, "units.read", col(Unit.code))
+    unit = get_unit(session, unit_code, visible=visible)
     return UnitDetail(
         **UnitOut.of(unit).model_dump(),
-        children=[UnitOut.of(c) for c in children(session, unit.code)],
+        children=[UnitOut.of(c) for c in children(session, unit.code, visible=visible)],
     )

@@ -26,6 +26,15 @@ class UnitNotFound(LookupError):
         self.code = code
 
 
+class OutOfScope(UnitNotFound):
+    """A unit the actor may not see: answered exactly like a unit that does not exist."""
+
+    def __init__(self, code: str) -> None:
+        message = f"单位 {code} 不存在或不在您的范围内 / no such unit in your scope"
+        LookupError.__init__(self, message)
+        self.code = code
+
+
 class UnitLoadError(ValueError):
     """A unit file with problems; ``problems`` lists each with its line."""
 
@@ -40,15 +49,21 @@ def in_subtree(path: str) -> ColumnElement[bool]:
     return and_(col(Unit.path) >= path, col(Unit.path) < path_upper_bound(path))
 
 
-def get_unit(session: Session, code: str) -> Unit:
-    """The unit with ``code``.
+def get_unit(session: Session, code: str, *, visible: ColumnElement[bool] | None = None) -> Unit:
+    """The unit with ``code``, if ``visible`` (a scope condition) lets the caller see it.
 
-    :raises UnitCodeError: malformed code. :raises UnitNotFound: no such unit.
+    :raises UnitCodeError: malformed code. :raises UnitNotFound: no such unit (or, with
+        ``visible``, :class:`OutOfScope`: the same answer for a unit outside the caller's scope).
     """
     parsed = parse_code(code)
-    unit = session.get(Unit, parsed.code)
+    if visible is None:
+        unit = session.get(Unit, parsed.code)
+        if unit is None:
+            raise UnitNotFound(parsed.code)
+        return unit
+    unit = session.exec(select(Unit).where(col(Unit.code) == parsed.code, visible)).first()
     if unit is None:
-        raise UnitNotFound(parsed.code)
+        raise OutOfScope(parsed.code)
     return unit
 
 
@@ -59,11 +74,17 @@ def list_units(
     level: Level | None = None,
     limit: int | None = None,
     offset: int = 0,
+    visible: ColumnElement[bool] | None = None,
 ) -> list[Unit]:
-    """Units in code order, optionally restricted to the subtree of ``under`` and one level."""
-    query = select(Unit)
+    """Units in code order, optionally restricted to the subtree of ``under`` and one level.
+
+    ``visible`` is the caller's scope condition (:func:`core.scope_clause` on ``Unit.code``);
+    an ``under`` outside it answers :class:`OutOfScope`, like a unit that does not exist.
+    """
+    query = select(Unit) if visible is None else select(Unit).where(visible)
     if under is not None:
-        query = query.where(in_subtree(get_unit(session, under).path))
+        unit = get_unit(session, under, visible=visible)
+        query = query.where(in_subtree(unit.path))
     if level is not None:
         query = query.where(col(Unit.level) == level.value)
     query = query.order_by(col(Unit.path)).offset(offset)
@@ -72,11 +93,14 @@ def list_units(
     return list(session.exec(query))
 
 
-def children(session: Session, code: str) -> list[Unit]:
-    """Units directly below ``code``."""
-    return list(
-        session.exec(select(Unit).where(col(Unit.parent_code) == code).order_by(col(Unit.path)))
-    )
+def children(
+    session: Session, code: str, *, visible: ColumnElement[bool] | None = None
+) -> list[Unit]:
+    """Units directly below ``code`` (that ``visible`` lets the caller see)."""
+    query = select(Unit).where(col(Unit.parent_code) == code)
+    if visible is not None:
+        query = query.where(visible)
+    return list(session.exec(query.order_by(col(Unit.path))))
 
 
 @dataclass

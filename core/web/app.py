@@ -9,12 +9,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from core.db.engine import make_engine
 from core.db.migrate import pending, upgrade_all
+from core.identity.access import Actor
+from core.identity.web import csrf_protect, make_signer, require_actor, signing_key
 from core.kernel import Kernel
 from core.plugins.calling import await_me_maybe, call_impl
 from core.plugins.errors import PluginHookError, StartupError
@@ -69,6 +71,7 @@ def create_app(
     declarations = collect_declarations(registry)
 
     kernel = Kernel(settings, registry, engine)
+    kernel.signer = make_signer(signing_key(engine, settings.secret_key))
     kernel.templates = build_templates(
         {name: d.templates for name, d in declarations.items() if d.templates}
     )
@@ -77,6 +80,7 @@ def create_app(
         version=__version__,
         description="县域基层治理平台：民情档案、民情沟通、为民办事全程服务",
         lifespan=_lifespan,
+        dependencies=[Depends(csrf_protect)],
     )
     app.state.kernel = kernel
     install_error_handlers(app)
@@ -137,7 +141,7 @@ def _declarations_of(registry: PluginRegistry, plugin: object) -> Declarations:
 def mount_plugin(app: FastAPI, registry: PluginRegistry, name: str, declared: Declarations) -> None:
     """Mount a plugin's routers and static files; township-level plugins get the 404 guard."""
     info = registry.plugins[name]
-    dependencies = [] if info.essential else [Depends(require_plugin(name))]
+    dependencies = [] if info.essential else [Depends(require_actor), Depends(require_plugin(name))]
     if declared.api is not None:
         app.include_router(
             declared.api,
@@ -159,31 +163,36 @@ def mount_plugin(app: FastAPI, registry: PluginRegistry, name: str, declared: De
 
 
 def _mount_unknown_plugin_routes(app: FastAPI, registry: PluginRegistry) -> None:
-    """``/p/{name}/…`` of a plugin that is not installed or failed: a 404 that says which."""
+    """``/p/{name}/…`` that no plugin route matched: a 404 that says why, to signed-in users.
 
-    def explain(plugin: str) -> None:
+    The load error itself is shown only to staff who may read plugin states; it can hold
+    paths and exception text.
+    """
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+    def explain(request: Request, plugin: str, actor: Actor) -> None:
         if plugin in registry.plugins:
             raise HTTPException(
                 404, f"插件 {plugin} 没有此页面 / plugin {plugin!r} has no such page"
             )
         info = registry.plugins_failed.get(plugin)
-        if info is not None:
-            raise HTTPException(
-                404, f"插件 {plugin} 未能加载 / plugin {plugin!r} is off: {info.error}"
-            )
-        raise HTTPException(404, f"插件 {plugin} 未安装或没有此页面 / no such plugin page")
+        if info is None:
+            raise HTTPException(404, f"插件 {plugin} 未安装 / no such plugin")
+        staff = actor.paths_with(request.app.state.kernel.access, "plugins.read")
+        reason = f": {info.error}" if staff else ""
+        raise HTTPException(404, f"插件 {plugin} 未能加载 / plugin {plugin!r} is off{reason}")
 
-    @app.api_route("/p/{plugin}/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
-    def unknown_page(plugin: str, rest: str) -> None:
-        explain(plugin)
+    @app.api_route("/p/{plugin}/{rest:path}", methods=methods, include_in_schema=False)
+    def unknown_page(
+        request: Request, plugin: str, rest: str, actor: Actor = Depends(require_actor)
+    ) -> None:
+        explain(request, plugin, actor)
 
-    @app.api_route(
-        "/api/v1/p/{plugin}/{rest:path}",
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        include_in_schema=False,
-    )
-    def unknown_api(plugin: str, rest: str) -> None:
-        explain(plugin)
+    @app.api_route("/api/v1/p/{plugin}/{rest:path}", methods=methods, include_in_schema=False)
+    def unknown_api(
+        request: Request, plugin: str, rest: str, actor: Actor = Depends(require_actor)
+    ) -> None:
+        explain(request, plugin, actor)
 
 
 @asynccontextmanager

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.identity.web import CsrfFailed, Forbidden, NotAuthenticated
 from core.plugins.errors import PluginDisabled
 from core.units.codes import UnitCodeError
 from core.units.service import UnitNotFound
@@ -63,6 +65,27 @@ async def error_response(
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn kernel errors into 4xx answers."""
+
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+        if wants_html(request):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+        return JSONResponse(
+            {"detail": "需要登录 / authentication required"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        return await error_response(request, 403, str(exc), {"permission": exc.permission})
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        return await error_response(
+            request, 403, "csrf_token: 表单已过期，请刷新页面后重试 / missing or wrong CSRF token"
+        )
 
     @app.exception_handler(PluginDisabled)
     async def plugin_disabled(request: Request, exc: PluginDisabled) -> Response:

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from core.hookspecs import hookimpl
+from core.identity.access import Actor
+from core.identity.web import require_actor
 from core.kernel import Scope
 from core.plugins.manifest import PluginManifest
 from core.units.codes import Level
@@ -26,9 +28,16 @@ pages = APIRouter()
 
 
 @pages.get("/", response_class=HTMLResponse)
-async def home(request: Request, scope: Scope | None = Depends(scope_if_given)) -> HTMLResponse:
+async def home(
+    request: Request,
+    actor: Actor = Depends(require_actor),
+    scope: Scope | None = Depends(scope_if_given),
+) -> HTMLResponse:
     kernel = request.app.state.kernel
-    units = kernel.toggles.snapshot().units.values()
+    if scope is None and actor.home_unit:
+        scope = kernel.scope(actor.home_unit)
+        request.state.scope = scope
+    units = [u for u in kernel.toggles.snapshot().units.values() if actor.near(u.code)]
     counties = sorted((u for u in units if u.level == Level.county), key=lambda u: u.code)
     townships: dict[str, list] = {}
     for unit in sorted(units, key=lambda u: u.code):

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from core.identity.web import CSRF_COOKIE, csrf_token
 from core.plugins.calling import call_robust
 from core.web.menu import MenuLink
 
@@ -51,6 +52,18 @@ async def render(
         "scope": scope,
         "township": scope.township if scope else None,
         "unit_code": scope.unit.code if scope else request.query_params.get("unit"),
+        "actor": getattr(request.state, "actor", None),
+        "csrf_token": lambda: csrf_token(request),
         **(context or {}),
     }
-    return kernel.templates.TemplateResponse(request, template, values, status_code=status_code)
+    response = kernel.templates.TemplateResponse(request, template, values, status_code=status_code)
+    new_csrf = getattr(request.state, "new_csrf", None)
+    if new_csrf is not None:
+        response.set_cookie(
+            CSRF_COOKIE,
+            new_csrf,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+    return response

@@ -8,6 +8,7 @@ from urllib.parse import unquote_plus
 from fastapi import HTTPException, Request
 
 from core.kernel import Scope
+from core.units.service import OutOfScope
 
 UNIT_HEADER = "x-sanmin-unit"
 
@@ -41,6 +42,8 @@ def query_value(query_string: bytes, key: bytes) -> str | None:
 def require_plugin(plugin: str) -> Callable[[Request], Scope]:
     """Router dependency: resolve the township and refuse (404) if ``plugin`` is off there.
 
+    Runs after ``require_actor``: the unit defaults to the actor's home unit, and a unit
+    outside the actor's units answers 404, exactly like one that does not exist.
     The resolved :class:`core.Scope` is left on ``request.state.scope``. It is
     ``async`` on purpose: a sync dependency costs a threadpool hop (≈ 200 µs
     here, more than the kernel's own work; docs/benchmarks.md). The work never
@@ -49,7 +52,8 @@ def require_plugin(plugin: str) -> Callable[[Request], Scope]:
     """
 
     async def dependency(request: Request) -> Scope:
-        code = unit_code_from_request(request)
+        actor = getattr(request.state, "actor", None)
+        code = unit_code_from_request(request) or (actor.home_unit if actor else None)
         if not code:
             raise HTTPException(
                 status_code=400,
@@ -58,6 +62,8 @@ def require_plugin(plugin: str) -> Callable[[Request], Scope]:
             )
         kernel = request.app.state.kernel
         scope = kernel.scope(code)
+        if actor is not None and not actor.covers(scope.unit.code):
+            raise OutOfScope(scope.unit.code)
         request.state.scope = scope  # the 404 page then shows the township's own menu
         kernel.require(plugin, scope)
         return scope
@@ -75,10 +81,16 @@ async def current_scope(request: Request) -> Scope:
 
 
 async def scope_if_given(request: Request) -> Scope | None:
-    """Dependency for core pages: resolve the unit when the request names one, else ``None``."""
+    """Dependency for core pages: resolve the unit when the request names one, else ``None``.
+
+    Runs after ``require_actor``: a unit outside the actor's units answers 404.
+    """
     code = unit_code_from_request(request)
     if not code:
         return None
     scope = request.app.state.kernel.scope(code)
+    actor = getattr(request.state, "actor", None)
+    if actor is not None and not actor.near(scope.unit.code):
+        raise OutOfScope(scope.unit.code)
     request.state.scope = scope
     return scope
