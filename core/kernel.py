@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
+from core.db.engine import make_engine
 from core.identity.access import Actor, build_catalog, combine
 from core.plugins.errors import PluginDisabled
 from core.plugins.registry import PluginRegistry
@@ -24,9 +26,6 @@ if TYPE_CHECKING:
     from itsdangerous import URLSafeTimedSerializer
 
 
-MAX_CACHED_SCOPES = 200_000  # a province's grids; beyond that, scopes are built per request
-
-
 @dataclass(frozen=True, slots=True)
 class Scope:
     """What the kernel resolved for one request: the unit, its township and the hooks to call."""
@@ -37,6 +36,16 @@ class Scope:
     hooks: TownshipHooks
 
 
+def separate_engine(engine: Engine) -> Engine:
+    """An engine without a pool on the same database, for the settings refresher, so that
+    it never waits for a connection that request handlers hold (an in-memory SQLite
+    database cannot be reopened, so it keeps the shared engine)."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return engine
+    return make_engine(url.render_as_string(hide_password=False), poolclass=NullPool)
+
+
 class Kernel:
     """Settings, engine, plugin registry, per-township toggles and the template environment."""
 
@@ -45,13 +54,17 @@ class Kernel:
         self.registry = registry
         self.engine = engine
         self.access = build_catalog(registry)  # may take out plugins with bad declarations
-        self.toggles = ToggleState(engine, registry, settings.toggle_refresh_seconds)
+        self.toggles = ToggleState(
+            separate_engine(engine), registry, settings.toggle_refresh_seconds
+        )
         self._scoper = HookScoper(registry.pm, frozenset(p.name for p in registry.optional()))
         self.templates: Jinja2Templates | None = None
         self.signer: URLSafeTimedSerializer | None = None  # set by create_app
-        # Scopes are immutable for one settings snapshot: memoised per unit code until it moves.
-        self._scopes: dict[str, Scope] = {}
-        self._scopes_of: object = None
+        # Per settings snapshot: each township's enabled set and hooks (bounded by townships).
+        self._townships: tuple[object, dict[str, tuple[frozenset[str], TownshipHooks]]] = (
+            None,
+            {},
+        )
 
     @property
     def pm(self):  # type: ignore[no-untyped-def]
@@ -63,16 +76,15 @@ class Kernel:
         :raises UnitCodeError: malformed code. :raises UnitNotFound: unknown township.
         """
         snapshot = self.toggles.snapshot()
-        if snapshot is not self._scopes_of:
-            self._scopes, self._scopes_of = {}, snapshot
-        scope = self._scopes.get(unit_code)
-        if scope is None:
-            township, parsed = self.toggles.resolve(unit_code)
+        cache = self._townships
+        if cache[0] is not snapshot:  # one (snapshot, entries) pair: never mixes snapshots
+            cache = self._townships = (snapshot, {})
+        township, parsed = self.toggles.resolve(unit_code, snapshot)
+        entry = cache[1].get(township.code)
+        if entry is None:
             enabled = snapshot.enabled(township.code)
-            scope = Scope(parsed, township, enabled, self._scoper.for_enabled(enabled))
-            if len(self._scopes) < MAX_CACHED_SCOPES:
-                self._scopes[unit_code] = scope
-        return scope
+            entry = cache[1][township.code] = (enabled, self._scoper.for_enabled(enabled))
+        return Scope(parsed, township, *entry)
 
     def hooks_for(self, township: ScopeUnit | str | None) -> TownshipHooks:
         """The township-scoped hook relay for a unit (or only core plugins for ``None``)."""

@@ -31,6 +31,7 @@ PLUGIN = PluginManifest(
 
 SOURCE_LABELS = {"core": "核心", "builtin": "内置", "external": "外部", "test": "测试"}
 ORIGIN_LABELS = {
+    "dependency": "依赖未启用",
     "core": "核心",
     "unit": "本级",
     "inherited": "继承",

@@ -8,6 +8,7 @@ that interval, without a restart and without a query on every request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import anyio.to_thread
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,7 +40,7 @@ class ScopeUnit:
     parent_code: str | None
 
 
-Origin = Literal["core", "unit", "inherited", "default", "failed"]
+Origin = Literal["core", "unit", "inherited", "default", "failed", "dependency"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,7 @@ class Snapshot:
     settings: dict[str, dict[str, bool]]
     defaults: dict[str, bool]
     essential: frozenset[str]
+    depends: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _enabled: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def chain(self, scope_code: str) -> list[str]:
@@ -71,6 +74,13 @@ class Snapshot:
         return codes
 
     def state(self, scope_code: str, plugin: str) -> PluginState:
+        """The plugin's state at a scope unit, and the setting (or rule) that decided it."""
+        chosen = self._chosen(scope_code, plugin)
+        if chosen.enabled and plugin not in self.enabled(scope_code):
+            return PluginState(plugin, False, "dependency", chosen.origin_unit)
+        return chosen
+
+    def _chosen(self, scope_code: str, plugin: str) -> PluginState:
         if plugin in self.essential:
             return PluginState(plugin, True, "core")
         for code in self.chain(scope_code):
@@ -84,9 +94,13 @@ class Snapshot:
         """Names of the plugins on at ``scope_code``, core plugins included (memoised)."""
         cached = self._enabled.get(scope_code)
         if cached is None:
-            cached = self.essential | frozenset(
-                name for name in self.defaults if self.state(scope_code, name).enabled
-            )
+            chosen = {name for name in self.defaults if self._chosen(scope_code, name).enabled}
+            # A plugin whose required plugins are off here is off too (until nothing changes).
+            while dropped := {
+                n for n in chosen if not set(self.depends.get(n, ())) <= chosen | self.essential
+            }:
+                chosen -= dropped
+            cached = self.essential | frozenset(chosen)
             self._enabled[scope_code] = cached
         return cached
 
@@ -108,15 +122,41 @@ class ToggleState:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._checked_at = float("-inf")
+        self._background = False
 
     def invalidate(self) -> None:
-        """Force a version check on the next access (after a change in this process)."""
-        self._checked_at = float("-inf")
+        """After a change made in this process: refresh now, so it is seen at once.
+
+        Blocking; called after a commit, from synchronous code."""
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Check the version now and reload if it moved (blocking: call it off the loop)."""
+        with self._lock:
+            self._refresh()
+
+    async def run(self) -> None:
+        """Keep the snapshot fresh from a worker thread, every refresh interval.
+
+        While this runs (a server's lifespan starts it), :meth:`snapshot` never touches
+        the database, so a request on the event loop cannot wait for a connection.
+        """
+        self._background = True
+        try:
+            await anyio.to_thread.run_sync(self.refresh)
+            while True:
+                await asyncio.sleep(max(self._refresh_seconds, 0.05))
+                await anyio.to_thread.run_sync(self.refresh)
+        finally:
+            self._background = False
 
     def snapshot(self) -> Snapshot:
-        """The current snapshot; checks the database version if the interval has passed."""
+        """The current snapshot. Without a background refresher, checks the database version
+        when the interval has passed (the CLI, scripts and tests)."""
         snapshot = self._snapshot
-        if snapshot is not None and self._clock() - self._checked_at < self._refresh_seconds:
+        if snapshot is not None and (
+            self._background or self._clock() - self._checked_at < self._refresh_seconds
+        ):
             return snapshot
         # Only the first load waits for another thread; later, whoever is refreshing
         # refreshes for everyone and the others keep serving the current snapshot.
@@ -168,10 +208,11 @@ class ToggleState:
             units=units,
             settings=settings,
             defaults={p.name: p.manifest.default_enabled for p in self._registry.optional()},
+            depends={p.name: p.manifest.depends_on for p in self._registry.optional()},
             essential=frozenset(p.name for p in self._registry.plugins.values() if p.essential),
         )
 
-    def resolve(self, code: str) -> tuple[ScopeUnit, UnitCode]:
+    def resolve(self, code: str, snapshot: Snapshot | None = None) -> tuple[ScopeUnit, UnitCode]:
         """The scope unit (township, or the county/city itself) for any unit code.
 
         :raises UnitCodeError: the code is malformed.
@@ -179,7 +220,7 @@ class ToggleState:
         """
         parsed = parse_code(code)
         scope = parsed.ancestor_at(Level.township) or parsed.code
-        unit = self.snapshot().units.get(scope)
+        unit = (snapshot or self.snapshot()).units.get(scope)
         if unit is None:
             raise UnitNotFound(scope)
         return unit, parsed

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -203,7 +205,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             await await_me_maybe(call_impl(impl, {"kernel": kernel}))
         except Exception as exc:
-            raise PluginHookError(impl.plugin_name, "startup", None, exc) from exc
+            error = PluginHookError(impl.plugin_name, "startup", None, exc)
+            if kernel.registry.plugins[impl.plugin_name].essential:
+                raise error from exc
+            kernel.registry.reject(impl.plugin_name, str(error))  # the others start
+    refresher = asyncio.create_task(kernel.toggles.run())
     log.info(
         "Sanmin %s serving with plugins: %s",
         __version__,
@@ -211,8 +217,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     for info in kernel.registry.plugins_failed.values():
         log.error("Plugin %r is off: %s", info.name, info.error)
-    yield
-    kernel.engine.dispose()
+    try:
+        yield
+    finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
+        kernel.engine.dispose()
 
 
 def app_from_env() -> FastAPI:
