@@ -109,17 +109,32 @@ def demo(
     upgrade_all(engine, registry)
     report = load_demo(engine, registry)
     engine.dispose()
-    out.print(f"演示县已就绪（新增 {len(report.created)} 个单位）/ demo county ready", markup=False)
+    out.print(
+        f"演示县已就绪（新增 {len(report.units.created)} 个单位、"
+        f"{len(report.accounts_created)} 个账号）/ demo county ready",
+        markup=False,
+    )
     out.print(f"数据库 / database: {settings.database_url}", markup=False)
     base = f"http://{host}:{port}"
     out.print(
         f"打开 / open {base}/  —  选择乡镇街道即可使用；插件管理 {base}/admin/plugins", markup=False
     )
-    out.print(
-        "尚无登录账号：账号与登录随身份模块提供 / no accounts yet: login arrives with "
-        "the identities module",
-        markup=False,
+    out.print(f"登录 / log in: {base}/login", markup=False)
+    table = Table(
+        "用户名 username",
+        "角色 role",
+        "单位 unit",
+        "密码 password",
+        title="演示账号（仅供演示，切勿用于生产）/ demo accounts: demo only, never in production",
     )
+    for login in report.logins:
+        table.add_row(
+            login.username,
+            f"{login.role_title} {login.role}",
+            f"{login.unit_name} {login.unit_code}",
+            login.password,
+        )
+    out.print(table)
     _serve(host, port, 1)
 
 

@@ -1,17 +1,32 @@
-"""Loading the demo county (idempotent) and its plugin settings."""
+"""Loading the demo county (idempotent): its units, plugin settings and demo accounts.
+
+The units come from two files. ``units.csv`` is the base that tests and benchmarks load on
+their own (衢州市 with four of its counties, a township or two in each); ``units_kecheng.csv``
+fills in 柯城区 so that it is a realistic county: 3 乡镇街道 with 12 村社区 and 40 网格.
+
+Every demo account has the same password, :data:`DEMO_PASSWORD`. It is printed by
+``sanmin demo`` and documented in ``core/demo/README.md``: demo only, never in production.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from core.identity.access import AccessCatalog
+from core.identity.models import Account
+from core.identity.service import create_account, grant_role
 from core.plugins.registry import PluginRegistry
 from core.plugins.service import bump_config_version, set_plugin_setting
-from core.units.service import LoadReport, load_units, read_units_csv
+from core.units.service import LoadReport, get_unit, load_units, read_units_csv
 
-DEMO_UNITS = Path(__file__).resolve().parent / "units.csv"
+DEMO_DIR = Path(__file__).resolve().parent
+DEMO_UNITS = DEMO_DIR / "units.csv"
+DEMO_TREE = DEMO_DIR / "units_kecheng.csv"
+DEMO_UNIT_FILES = (DEMO_UNITS, DEMO_TREE)
 # Which practice runs where in the demo: 民情直通车 in 衢江区 (where it started),
 # 红色代办 in 柯城区; 敲门嫂 and 民情茶馆 are on by default except in 江山市's 双塔街道.
 DEMO_SETTINGS = (
@@ -19,13 +34,78 @@ DEMO_SETTINGS = (
     ("red_proxy", "330802000000", True),
     ("tea_house", "330881001000", False),
 )
+DEMO_ACTOR = "demo"
+# Demo only: shown on screen and in the README. At least 10 characters and containing no
+# demo username, as core.identity.secrets.check_password_policy requires.
+DEMO_PASSWORD = "sanmin-demo-2026"
 
 
-def load_demo(engine: Engine, registry: PluginRegistry) -> LoadReport:
-    """Load the demo units and settings; a re-run changes nothing."""
+@dataclass(frozen=True)
+class DemoAccount:
+    """One demo account: its username is its role's name, held at one unit."""
+
+    username: str
+    role: str
+    unit_code: str
+    display_name: str
+
+
+# One account per core role, around 府山街道 in 柯城区: the grid worker and the resident in
+# 府山社区's first grid, the volunteer, party member and cadre in 府山社区, then one admin per
+# level above it.
+DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
+    DemoAccount("resident", "resident", "330802001001001", "演示居民"),
+    DemoAccount("volunteer", "volunteer", "330802001001", "演示志愿者"),
+    DemoAccount("party_member", "party_member", "330802001001", "演示党员"),
+    DemoAccount("grid_worker", "grid_worker", "330802001001001", "演示网格员"),
+    DemoAccount("village_cadre", "village_cadre", "330802001001", "演示村社干部"),
+    DemoAccount("township_admin", "township_admin", "330802001000", "演示街道管理员"),
+    DemoAccount("county_admin", "county_admin", "330802000000", "演示区管理员"),
+    DemoAccount("city_admin", "city_admin", "330800000000", "演示市管理员"),
+    DemoAccount("system_admin", "system_admin", "330800000000", "演示系统管理员"),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """A line of the "how to log in" table that ``sanmin demo`` prints."""
+
+    username: str
+    role: str
+    role_title: str
+    unit_code: str
+    unit_name: str
+    password: str
+    created: bool  # made by this run (``False``: it was there already and left as it was)
+
+
+@dataclass
+class DemoReport:
+    """What :func:`load_demo` did, and how to log in."""
+
+    units: LoadReport
+    logins: list[DemoLogin] = field(default_factory=list)
+
+    @property
+    def accounts_created(self) -> list[str]:
+        return [login.username for login in self.logins if login.created]
+
+
+def demo_unit_rows() -> list[tuple[str, str]]:
+    """Every demo unit as ``(code, name)``, both files in order."""
+    return [row for path in DEMO_UNIT_FILES for row in read_units_csv(path)]
+
+
+def load_demo(engine: Engine, registry: PluginRegistry) -> DemoReport:
+    """Load the demo units, settings and accounts; a re-run changes nothing.
+
+    An existing demo account is left as it is (its password, active flag and other roles
+    included); only a missing demo role is granted again.
+    """
+    catalog = AccessCatalog.core()  # the demo accounts hold core roles only
     with Session(engine) as session:
-        report = load_units(session, read_units_csv(DEMO_UNITS))
-        if report.created or report.updated:
+        units = load_units(session, demo_unit_rows())
+        if units.created or units.updated:
             bump_config_version(session)
         for plugin, unit_code, enabled in DEMO_SETTINGS:
             if plugin in registry.plugins:
@@ -35,7 +115,36 @@ def load_demo(engine: Engine, registry: PluginRegistry) -> LoadReport:
                     plugin=plugin,
                     unit_code=unit_code,
                     enabled=enabled,
-                    actor="demo",
+                    actor=DEMO_ACTOR,
                 )
+        logins = [_ensure_account(session, catalog, demo) for demo in DEMO_ACCOUNTS]
         session.commit()
-    return report
+    return DemoReport(units, logins)
+
+
+def _ensure_account(session: Session, catalog: AccessCatalog, demo: DemoAccount) -> DemoLogin:
+    account = session.exec(select(Account).where(Account.username == demo.username)).first()
+    created = account is None
+    if account is None:
+        create_account(
+            session,
+            catalog,
+            username=demo.username,
+            password=DEMO_PASSWORD,
+            roles=[(demo.role, demo.unit_code)],
+            by=DEMO_ACTOR,
+            display_name=demo.display_name,
+        )
+    else:
+        grant_role(
+            session, catalog, account, role=demo.role, unit_code=demo.unit_code, by=DEMO_ACTOR
+        )
+    return DemoLogin(
+        username=demo.username,
+        role=demo.role,
+        role_title=catalog.roles[demo.role].title,
+        unit_code=demo.unit_code,
+        unit_name=get_unit(session, demo.unit_code).name,
+        password=DEMO_PASSWORD,
+        created=created,
+    )

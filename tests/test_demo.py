@@ -1,0 +1,237 @@
+"""The demo county: its unit tree, one account per role, idempotent loading, the printout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner
+
+import core.cli.main as cli_main
+from core.audit.models import AuditEntry
+from core.db.engine import make_engine
+from core.db.migrate import upgrade_all
+from core.demo.load import (
+    DEMO_ACCOUNTS,
+    DEMO_PASSWORD,
+    DEMO_UNITS,
+    DemoReport,
+    demo_unit_rows,
+    load_demo,
+)
+from core.identity.access import CORE_ROLES
+from core.identity.models import Account, RoleAssignment
+from core.identity.secrets import check_password_policy
+from core.identity.service import authenticate
+from core.plugins.models import PluginSetting
+from core.plugins.registry import PluginRegistry
+from core.units.codes import Level, parse_code
+from core.units.models import Unit
+from core.units.service import children, list_units, read_units_csv
+
+KECHENG = "330802000000"
+# What other tests (and the browser tests) rely on: kept with these names.
+KEPT = {
+    "330800000000": "衢州市",
+    "330802000000": "柯城区",
+    "330802001000": "府山街道",
+    "330802001001": "府山社区",
+    "330802002000": "荷花街道",
+    "330802005000": "双港街道",
+    "330802005001": "上洋村",
+    "330803000000": "衢江区",
+    "330803104000": "莲花镇",
+}
+EXPECTED_UNITS = {
+    "resident": "330802001001001",
+    "volunteer": "330802001001",
+    "party_member": "330802001001",
+    "grid_worker": "330802001001001",
+    "village_cadre": "330802001001",
+    "township_admin": "330802001000",
+    "county_admin": "330802000000",
+    "city_admin": "330800000000",
+    "system_admin": "330800000000",
+}
+
+
+@pytest.fixture
+def registry() -> PluginRegistry:
+    return PluginRegistry().load()
+
+
+@pytest.fixture
+def engine(sanmin_database_url: str, registry: PluginRegistry) -> Engine:
+    engine = make_engine(sanmin_database_url)
+    upgrade_all(engine, registry)
+    return engine
+
+
+def snapshot(engine: Engine) -> dict[str, Any]:
+    """Everything load_demo writes, as comparable values."""
+    with Session(engine) as session:
+        return {
+            "units": [
+                (u.code, u.name, u.parent_code, u.level)
+                for u in session.exec(select(Unit).order_by(col(Unit.code)))
+            ],
+            "accounts": [
+                (a.id, a.username, a.display_name, a.password_hash, a.active, a.created_at)
+                for a in session.exec(select(Account).order_by(col(Account.id)))
+            ],
+            "roles": [
+                (r.id, r.account_id, r.role, r.unit_code, r.granted_at)
+                for r in session.exec(select(RoleAssignment).order_by(col(RoleAssignment.id)))
+            ],
+            "settings": [
+                (s.plugin, s.unit_code, s.enabled)
+                for s in session.exec(select(PluginSetting).order_by(col(PluginSetting.plugin)))
+            ],
+            "audit": [e.id for e in session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))],
+        }
+
+
+def test_load_demo_twice_changes_nothing(engine: Engine, registry: PluginRegistry) -> None:
+    first = load_demo(engine, registry)
+    assert len(first.units.created) == len(demo_unit_rows())
+    assert sorted(first.accounts_created) == sorted(a.username for a in DEMO_ACCOUNTS)
+    before = snapshot(engine)
+    assert len(before["accounts"]) == len(DEMO_ACCOUNTS)
+
+    second = load_demo(engine, registry)
+    assert second.units.created == [] and second.units.updated == []
+    assert second.units.unchanged == len(demo_unit_rows())
+    assert second.accounts_created == []
+    assert snapshot(engine) == before
+    assert [(x.username, x.role, x.unit_code) for x in second.logins] == [
+        (x.username, x.role, x.unit_code) for x in first.logins
+    ]
+
+
+def test_kecheng_has_3_townships_12_villages_40_grids(
+    engine: Engine, registry: PluginRegistry
+) -> None:
+    load_demo(engine, registry)
+    with Session(engine) as session:
+        townships = children(session, KECHENG)
+        assert [t.name for t in townships] == ["府山街道", "荷花街道", "双港街道"]
+        villages = list_units(session, KECHENG, level=Level.village)
+        grids = list_units(session, KECHENG, level=Level.grid)
+        assert len(villages) >= 12 and len(grids) >= 40
+        for township in townships:  # spread out, not all in one place
+            assert len(children(session, township.code)) >= 3
+        for village in villages:
+            assert len(children(session, village.code)) >= 2
+        assert len({v.name for v in villages}) == len(villages)
+        assert len({g.name for g in grids}) == len(grids)
+        for code, name in KEPT.items():
+            assert session.get(Unit, code).name == name  # type: ignore[union-attr]
+
+
+def test_base_units_file_is_unchanged_and_every_demo_code_is_valid() -> None:
+    base = dict(read_units_csv(DEMO_UNITS))
+    assert len(base) == 28
+    for code, name in KEPT.items():
+        assert base[code] == name
+    rows = demo_unit_rows()
+    codes = [code for code, _ in rows]
+    assert len(codes) == len(set(codes))
+    for code, name in rows:
+        assert name and parse_code(code).code == code
+
+
+def test_one_demo_account_per_role_and_its_password_works(
+    engine: Engine, registry: PluginRegistry
+) -> None:
+    report = load_demo(engine, registry)
+    core_roles = {r.name for r in CORE_ROLES} - {"integrator"}  # API keys, not people
+    assert {a.role for a in DEMO_ACCOUNTS} == core_roles
+    assert {a.username: a.unit_code for a in DEMO_ACCOUNTS} == EXPECTED_UNITS
+    with Session(engine) as session:
+        for demo in DEMO_ACCOUNTS:
+            check_password_policy(DEMO_PASSWORD, demo.username)
+            account = session.exec(select(Account).where(Account.username == demo.username)).one()
+            assert account.active and account.display_name.startswith("演示")
+            roles = session.exec(
+                select(RoleAssignment.role, RoleAssignment.unit_code).where(
+                    RoleAssignment.account_id == account.id
+                )
+            ).all()
+            assert [tuple(r) for r in roles] == [(demo.role, demo.unit_code)]
+            assert authenticate(session, demo.username, DEMO_PASSWORD, None).id == account.id
+        session.commit()
+    levels = {
+        "grid_worker": Level.grid,
+        "village_cadre": Level.village,
+        "township_admin": Level.township,
+        "county_admin": Level.county,
+        "city_admin": Level.city,
+        "system_admin": Level.city,
+    }
+    for demo in DEMO_ACCOUNTS:
+        if demo.role in levels:
+            assert parse_code(demo.unit_code).level is levels[demo.role]
+        assert demo.unit_code.startswith("3308")
+    by_name = {login.username: login for login in report.logins}
+    assert by_name["township_admin"].unit_name == "府山街道"
+    assert by_name["grid_worker"].role_title == "网格员"
+    assert all(login.password == DEMO_PASSWORD for login in report.logins)
+
+
+def test_a_changed_demo_account_is_left_alone(engine: Engine, registry: PluginRegistry) -> None:
+    load_demo(engine, registry)
+    with Session(engine) as session:
+        account = session.exec(select(Account).where(Account.username == "grid_worker")).one()
+        account.active = False
+        session.add(account)
+        for assignment in session.exec(
+            select(RoleAssignment).where(RoleAssignment.account_id == account.id)
+        ):
+            session.delete(assignment)
+        session.commit()
+    report: DemoReport = load_demo(engine, registry)
+    assert report.accounts_created == []
+    with Session(engine) as session:
+        account = session.exec(select(Account).where(Account.username == "grid_worker")).one()
+        assert not account.active  # left as the admin set it
+        roles = session.exec(
+            select(RoleAssignment.role).where(RoleAssignment.account_id == account.id)
+        ).all()
+        assert list(roles) == ["grid_worker"]  # the missing demo role is granted again
+        grant = session.exec(
+            select(AuditEntry)
+            .where(AuditEntry.action == "role.grant")
+            .order_by(col(AuditEntry.id).desc())
+        ).first()
+        assert grant is not None and grant.actor == "demo"
+
+
+def test_demo_command_prints_how_to_log_in(
+    sanmin_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SANMIN_DATABASE_URL", sanmin_database_url)
+    for name in ("SANMIN_DISABLED_PLUGINS", "SANMIN_LOAD_PLUGINS"):
+        monkeypatch.delenv(name, raising=False)
+    served: list[tuple[str, int, int]] = []
+    monkeypatch.setattr(cli_main, "_serve", lambda *args: served.append(args))
+    runner = CliRunner()
+
+    result = runner.invoke(cli_main.app, ["demo", "--port", "8123"])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert served == [("127.0.0.1", 8123, 1)]
+    assert f"新增 {len(demo_unit_rows())} 个单位、{len(DEMO_ACCOUNTS)} 个账号" in out
+    assert "http://127.0.0.1:8123/login" in out
+    assert "http://127.0.0.1:8123/admin/plugins" in out
+    assert "仅供演示" in out and "demo only" in out
+    for demo in DEMO_ACCOUNTS:
+        line = next(line for line in out.splitlines() if f" {demo.username} " in line)
+        assert demo.role in line and demo.unit_code in line and DEMO_PASSWORD in line
+    assert "府山街道 330802001000" in out
+
+    again = runner.invoke(cli_main.app, ["demo", "--port", "8123"])
+    assert again.exit_code == 0
+    assert "新增 0 个单位、0 个账号" in again.stdout
+    assert again.stdout.count(DEMO_PASSWORD) == len(DEMO_ACCOUNTS)
