@@ -1,4 +1,4 @@
-"""``sanmin``: demo, serve, database, units, plugins and the plugin scaffold.
+"""``sanmin``: demo, serve, database, units, plugins, accounts, API keys and the plugin scaffold.
 
 Every command turns a known failure into one line on stderr and exit code 1
 (2 for usage errors, as typer does); no traceback reaches the user.
@@ -18,16 +18,37 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from core.audit.service import record
 from core.db.engine import make_engine
 from core.db.migrate import pending, upgrade_all
+from core.db.types import utcnow
+from core.identity.access import AccessCatalog, AccessError, build_catalog
+from core.identity.models import Account, ApiKey, RoleAssignment
+from core.identity.secrets import PasswordPolicyError
+from core.identity.service import (
+    USERNAME_RE,
+    IdentityError,
+    create_account,
+    create_api_key,
+    grant_role,
+    set_active,
+)
 from core.plugins.errors import StartupError
 from core.plugins.registry import PluginRegistry
 from core.plugins.service import ToggleError, bump_config_version, set_plugin_setting
 from core.settings import Settings
-from core.units.codes import Level, UnitCodeError
-from core.units.service import UnitLoadError, UnitNotFound, list_units, load_units, read_units_csv
+from core.units.codes import Level, UnitCodeError, path_upper_bound
+from core.units.models import Unit
+from core.units.service import (
+    UnitLoadError,
+    UnitNotFound,
+    get_unit,
+    list_units,
+    load_units,
+    read_units_csv,
+)
 
 app = typer.Typer(
     help="三民 Sanmin：县域基层治理平台 / county grassroots governance",
@@ -37,15 +58,28 @@ app = typer.Typer(
 db_app = typer.Typer(help="数据库迁移 / database migrations", no_args_is_help=True)
 units_app = typer.Typer(help="行政区划 / administrative units", no_args_is_help=True)
 plugins_app = typer.Typer(help="插件 / plugins", no_args_is_help=True)
+users_app = typer.Typer(help="账号与角色 / accounts and roles", no_args_is_help=True)
+apikeys_app = typer.Typer(help="对接系统的密钥 / API keys for integrators", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(units_app, name="units")
 app.add_typer(plugins_app, name="plugins")
+app.add_typer(users_app, name="users")
+app.add_typer(apikeys_app, name="apikeys")
 
 # Wide when piped, so that a line per plugin survives grep and logs.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
-KNOWN_ERRORS = (UnitCodeError, UnitNotFound, UnitLoadError, ToggleError, StartupError, ValueError)
+KNOWN_ERRORS = (
+    UnitCodeError,
+    UnitNotFound,
+    UnitLoadError,
+    ToggleError,
+    StartupError,
+    IdentityError,
+    PasswordPolicyError,
+    ValueError,
+)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -311,6 +345,296 @@ def plugins_disable(
 ) -> None:
     """在某单位停用插件（下级继承）/ disable a plugin at a unit and below."""
     _toggle(name, unit, False)
+
+
+# -- accounts ------------------------------------------------------------------------------
+#
+# Every command checks its input, changes the database and commits only on success: a refused
+# change writes nothing, not even its audit rows. Errors name the field they are about
+# (``username:``, ``password:``, ``role:``, ``unit:``, ``name:``).
+
+
+def _identity_context() -> tuple[Any, AccessCatalog]:
+    """A migrated database's engine and the roles and permissions of core and every plugin."""
+    _, registry, engine = _context()
+    _require_migrated(engine, registry)
+    return engine, build_catalog(registry)
+
+
+def _unit(session: Session, code: str) -> Unit:
+    try:
+        return get_unit(session, code)
+    except (UnitCodeError, UnitNotFound) as exc:
+        raise IdentityError(f"unit: {exc}") from exc
+
+
+def _account(session: Session, username: str) -> Account:
+    wanted = username.strip().lower()
+    account = session.exec(select(Account).where(Account.username == wanted)).first()
+    if account is None:
+        raise IdentityError(f"username: 账号 {wanted} 不存在 / no such account")
+    return account
+
+
+def _role_label(catalog: AccessCatalog, role: str) -> str:
+    found = catalog.roles.get(role)
+    return f"{found.title} {role}" if found else role
+
+
+def _check_new_account(
+    session: Session, catalog: AccessCatalog, username: str, role: str, unit: Unit, name: str
+) -> None:
+    """What ``create_account`` would refuse, checked before asking for a password."""
+    wanted = username.strip().lower()
+    if not USERNAME_RE.match(wanted):
+        raise IdentityError(
+            "username: 3–64 位小写字母、数字或 . _ - / 3–64 lowercase letters, "
+            "digits, '.', '_' or '-'"
+        )
+    if session.exec(select(Account.id).where(Account.username == wanted)).first():
+        raise IdentityError(f"username: {wanted} 已存在 / already exists")
+    if len(name) > 100:
+        raise IdentityError("name: 显示名不超过 100 字 / display name longer than 100")
+    try:
+        catalog.check_assignable(role, unit.code)
+    except AccessError as exc:
+        raise IdentityError(f"role: {exc}") from exc
+
+
+def _read_password(from_stdin: bool) -> str:
+    if not from_stdin:
+        return str(
+            typer.prompt(
+                "密码 / password",
+                hide_input=True,
+                confirmation_prompt="再输入一次 / repeat the password",
+            )
+        )
+    password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise IdentityError("password: 标准输入中没有密码 / no password on stdin")
+    return password
+
+
+@users_app.command("create")
+@one_line_errors
+def users_create(
+    username: Annotated[str, typer.Argument(help="用户名 / username")],
+    role: Annotated[str, typer.Option(help="角色，如 grid_worker / role, e.g. grid_worker")],
+    unit: Annotated[str, typer.Option(help="角色所在单位代码 / unit where the role is held")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="从标准输入读一行作为密码 / read the password from stdin"
+        ),
+    ] = False,
+    name: Annotated[str, typer.Option(help="显示名 / display name")] = "",
+) -> None:
+    """创建账号并授予一个角色 / create an account holding one role at a unit."""
+    engine, catalog = _identity_context()
+    with Session(engine) as session:
+        where = _unit(session, unit)
+        _check_new_account(session, catalog, username, role, where, name.strip())
+        password = _read_password(password_stdin)
+        account = create_account(
+            session,
+            catalog,
+            username=username,
+            password=password,
+            roles=[(role, where.code)],
+            by=cli_actor(),
+            display_name=name.strip(),
+        )
+        message = (
+            f"已创建账号 {account.username}：{_role_label(catalog, role)} 于 {where.name} "
+            f"({where.code}) / account created"
+        )
+        session.commit()
+    out.print(message, markup=False, highlight=False)
+
+
+@users_app.command("grant")
+@one_line_errors
+def users_grant(
+    username: Annotated[str, typer.Argument(help="用户名 / username")],
+    role: Annotated[str, typer.Option(help="角色 / role")],
+    unit: Annotated[str, typer.Option(help="角色所在单位代码 / unit where the role is held")],
+) -> None:
+    """给账号增加一个角色 / give an account one more role at a unit."""
+    engine, catalog = _identity_context()
+    with Session(engine) as session:
+        account = _account(session, username)
+        where = _unit(session, unit)
+        assignment = grant_role(
+            session, catalog, account, role=role, unit_code=where.code, by=cli_actor()
+        )
+        note = "" if assignment in session.new else "（已有，未变 / already held, unchanged）"
+        message = (
+            f"{account.username} 获得角色 {_role_label(catalog, role)} 于 {where.name} "
+            f"({where.code}){note}"
+        )
+        session.commit()
+    out.print(message, markup=False, highlight=False)
+
+
+def _set_active(username: str, active: bool) -> None:
+    engine, _ = _identity_context()
+    with Session(engine) as session:
+        account = _account(session, username)
+        changed = account.active != active
+        set_active(session, account, active, by=cli_actor())
+        who = account.username
+        session.commit()
+    verb = "已启用 / activated" if active else "已停用，令牌全部失效 / deactivated, tokens revoked"
+    note = "" if changed else "（未变 / unchanged）"
+    out.print(f"{who} {verb}{note}", markup=False, highlight=False)
+
+
+@users_app.command("deactivate")
+@one_line_errors
+def users_deactivate(username: Annotated[str, typer.Argument(help="用户名 / username")]) -> None:
+    """停用账号，其令牌立即失效 / deactivate an account; its tokens stop working at once."""
+    _set_active(username, False)
+
+
+@users_app.command("activate")
+@one_line_errors
+def users_activate(username: Annotated[str, typer.Argument(help="用户名 / username")]) -> None:
+    """重新启用账号 / activate an account again."""
+    _set_active(username, True)
+
+
+@users_app.command("list")
+@one_line_errors
+def users_list(
+    under: Annotated[
+        str | None,
+        typer.Option(help="只列出在此单位及其下级有角色的账号 / accounts with a role in a subtree"),
+    ] = None,
+) -> None:
+    """列出账号及其角色（角色@单位）/ list accounts and their roles (role@unit)."""
+    engine, _ = _identity_context()
+    with Session(engine) as session:
+        query = select(RoleAssignment).order_by(col(RoleAssignment.id))
+        if under is not None:
+            path = _unit(session, under).path
+            query = query.where(
+                col(RoleAssignment.unit_code) >= path,
+                col(RoleAssignment.unit_code) < path_upper_bound(path),
+            )
+        assignments = list(session.exec(query))
+        accounts = list(session.exec(select(Account).order_by(col(Account.username))))
+        codes = {a.unit_code for a in assignments}
+        names = {
+            u.code: u.name for u in session.exec(select(Unit).where(col(Unit.code).in_(codes)))
+        }
+    held: dict[int, list[str]] = {}
+    for a in assignments:
+        held.setdefault(a.account_id, []).append(f"{a.role}@{a.unit_code}({names[a.unit_code]})")
+    if under is not None:
+        accounts = [account for account in accounts if account.id in held]
+    table = Table("用户名 username", "显示名 name", "状态 active", "角色@单位 roles@units")
+    table.columns[0].no_wrap = True
+    for account in accounts:
+        table.add_row(
+            account.username,
+            account.display_name,
+            "启用 active" if account.active else "停用 inactive",
+            ", ".join(held.get(account.id, [])) or "—",  # type: ignore[arg-type]
+        )
+    out.print(table)
+    out.print(f"共 {len(accounts)} 个账号 / accounts", markup=False)
+
+
+# -- API keys ------------------------------------------------------------------------------
+
+
+def _when(moment: Any) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment is not None else "—"
+
+
+@apikeys_app.command("create")
+@one_line_errors
+def apikeys_create(
+    name: Annotated[str, typer.Argument(help="名称，如对接系统名 / name, e.g. the system's")],
+    unit: Annotated[str, typer.Option(help="密钥所在单位代码 / unit the key acts at")],
+    role: Annotated[str, typer.Option(help="角色 / role")] = "integrator",
+) -> None:
+    """创建 API key；密钥只显示一次，单独在最后一行 / create an API key, printed once on the
+    last line."""
+    engine, catalog = _identity_context()
+    with Session(engine) as session:
+        where = _unit(session, unit)
+        raw = create_api_key(
+            session, catalog, name=name, unit_code=where.code, role=role, by=cli_actor()
+        )
+        message = (
+            f"已创建 API key {name.strip()}：{_role_label(catalog, role)} 于 {where.name} "
+            f"({where.code}) / API key created"
+        )
+        session.commit()
+    out.print(message, markup=False, highlight=False)
+    out.print(
+        "密钥只显示这一次，即下一行，请立即保存 / the key is shown only once, on the next line",
+        markup=False,
+    )
+    sys.stdout.flush()
+    typer.echo(raw)  # a contract: the key, alone, on the last line
+
+
+@apikeys_app.command("list")
+@one_line_errors
+def apikeys_list() -> None:
+    """列出 API key（不显示密钥）/ list API keys (never the keys themselves)."""
+    engine, catalog = _identity_context()
+    with Session(engine) as session:
+        keys = list(session.exec(select(ApiKey).order_by(col(ApiKey.name))))
+        codes = {k.unit_code for k in keys}
+        names = {
+            u.code: u.name for u in session.exec(select(Unit).where(col(Unit.code).in_(codes)))
+        }
+    table = Table("名称 name", "角色 role", "单位 unit", "创建 created", "撤销 revoked")
+    table.columns[0].no_wrap = True
+    for key in keys:
+        table.add_row(
+            key.name,
+            _role_label(catalog, key.role),
+            f"{names.get(key.unit_code, '')} {key.unit_code}",
+            _when(key.created_at),
+            _when(key.revoked_at),
+        )
+    out.print(table)
+    out.print(f"共 {len(keys)} 个 API key", markup=False)
+
+
+@apikeys_app.command("revoke")
+@one_line_errors
+def apikeys_revoke(name: Annotated[str, typer.Argument(help="名称 / name")]) -> None:
+    """撤销 API key，立即失效 / revoke an API key; it stops working at once."""
+    engine, _ = _identity_context()
+    with Session(engine) as session:
+        key = session.exec(select(ApiKey).where(ApiKey.name == name.strip())).first()
+        if key is None:
+            raise IdentityError(f"name: API key {name.strip()!r} 不存在 / no such API key")
+        revoked_at = key.revoked_at
+        if revoked_at is None:
+            revoked_at = key.revoked_at = utcnow()
+            session.add(key)
+            record(
+                session,
+                actor=cli_actor(),
+                action="apikey.revoke",
+                target_type="api_key",
+                target_id=str(key.id),
+                unit_code=key.unit_code,
+                before={"revoked_at": None},
+                after={"revoked_at": revoked_at.isoformat()},
+            )
+            session.commit()
+            note = ""
+        else:
+            note = f"（已于 {_when(revoked_at)} 撤销，未变 / already revoked, unchanged）"
+    out.print(f"API key {name.strip()} 已撤销 / revoked{note}", markup=False, highlight=False)
 
 
 # -- plugin authors ------------------------------------------------------------------------
