@@ -128,3 +128,36 @@ def test_timestamps_come_back_aware_in_utc_on_both_databases(sanmin) -> None:
         session.commit()
         entry = session.exec(select(AuditEntry).where(AuditEntry.action == "a")).one()
     assert entry.at.utcoffset() is not None and entry.at.utcoffset().total_seconds() == 0
+
+
+def test_a_failed_migration_leaves_nothing_behind(sanmin, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    from sqlalchemy import inspect
+
+    from core.db.migrate import upgrade_all
+
+    package = tmp_path / "sanmin_halfway"
+    (package / "migrations" / "versions").mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "from core import PluginManifest\n"
+        "PLUGIN = PluginManifest(name='halfway', title='半途', version='1.0')\n"
+    )
+    (package / "migrations" / "env.py").write_text(
+        "from core import run_migrations_env\nrun_migrations_env()\n"
+    )
+    (package / "migrations" / "versions" / "0001_halfway.py").write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        "revision = '0001_halfway'\ndown_revision = None\nbranch_labels = None\n"
+        "depends_on = None\n\n\ndef upgrade():\n"
+        "    op.create_table('halfway_thing', sa.Column('id', sa.Integer, primary_key=True))\n"
+        "    raise RuntimeError('second step fails')\n\n\ndef downgrade():\n    pass\n"
+    )
+    spec = importlib.util.spec_from_file_location("sanmin_halfway", package / "__init__.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    registry = PluginRegistry().load(discover=False, extra=[("halfway", module)])
+    with pytest.raises(RuntimeError, match="second step fails"):
+        upgrade_all(sanmin.engine, registry, only="halfway")
+    tables = inspect(sanmin.engine).get_table_names()
+    assert "halfway_thing" not in tables and "halfway_alembic_version" not in tables

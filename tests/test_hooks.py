@@ -248,3 +248,23 @@ def test_a_plugin_whose_declarations_fail_is_off_and_the_app_serves(sanmin_setti
         assert client.get("/healthz").status_code == 200
     error = registry.plugins_failed["startup_fails"].error
     assert "'startup_fails' failed in hook 'startup'" in error and "bad config" in error
+
+
+def test_a_menu_link_of_the_wrong_type_is_logged_with_its_plugin(sanmin_settings, caplog) -> None:  # type: ignore[no-untyped-def]
+    class WrongType(MenuPlugin):
+        @hookimpl
+        def menu_links(self, township, request):  # type: ignore[no-untyped-def]
+            return 42
+
+    registry = PluginRegistry().load(discover=False, extra=[("wrong", WrongType("wrong", True))])
+    app = create_app(sanmin_settings, registry=registry)
+    with TestClient(app) as client, caplog.at_level("ERROR"):
+        harness = Sanmin(app, client)
+        township = harness.township()
+        page = harness.client.get("/", params={"unit": township.code})
+        missing = harness.client.get(
+            "/p/nothing/", params={"unit": township.code}, headers={"Accept": "text/html"}
+        )
+    assert page.status_code == 200
+    assert missing.status_code == 404 and "<footer>" in missing.text  # error pages render too
+    assert "plugin=wrong" in caplog.text and "must return a list" in caplog.text

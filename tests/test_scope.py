@@ -24,3 +24,23 @@ from core.web.scope import query_value
 def test_query_value_agrees_with_starlette(query: bytes) -> None:
     expected = QueryParams(query.decode("latin-1")).get("unit")
     assert query_value(query, b"unit") == expected
+
+
+@pytest.fixture
+def sanmin_plugins():  # type: ignore[no-untyped-def]
+    return []
+
+
+@pytest.fixture
+def sanmin_extra_plugins():  # type: ignore[no-untyped-def]
+    from tests import sample_plugin
+
+    return [("sample", sample_plugin)]
+
+
+def test_an_encoded_key_cannot_point_the_guard_elsewhere(sanmin) -> None:
+    on, off = sanmin.township(), sanmin.township()
+    sanmin.enable("sample", on)
+    sneaky = f"/api/v1/p/sample/echo?unit={on.code}&%75nit={off.code}"
+    answer = sanmin.client.get(sneaky)
+    assert answer.status_code == 404 and answer.json()["unit"] == off.code

@@ -1,5 +1,5 @@
-"""The audit table. Rows are only ever inserted; on PostgreSQL a trigger refuses
-UPDATE and DELETE (see the core migration)."""
+"""The audit table. Rows are only ever inserted; triggers refuse UPDATE and DELETE on
+both databases, and TRUNCATE on PostgreSQL (see the core migration)."""
 
 from __future__ import annotations
 

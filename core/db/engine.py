@@ -11,21 +11,33 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, transactional_ddl: bool = False, **kwargs: Any) -> Engine:
     """Create an engine with the settings Sanmin relies on.
 
     SQLite gets WAL, ``synchronous=NORMAL``, foreign keys and a busy timeout
     (see ``shared/baselines.md``: NORMAL is ~17x faster than FULL and still
     durable across application crashes in WAL mode).
+
+    ``transactional_ddl`` (SQLite only; migrations use it): Python's sqlite3 commits DDL
+    as it goes, so a failed migration would leave half its tables behind. With it, the
+    driver's own transaction handling is off and SQLAlchemy emits ``BEGIN`` itself
+    (SQLAlchemy's documented pysqlite recipe), so DDL rolls back with everything else.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if transactional_ddl:
+            event.listen(engine, "connect", _driver_autocommit)
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,10 +49,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     if mode not in ("wal", "memory"):
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
 
 
 def get_session(request: Request) -> Iterator[Session]:

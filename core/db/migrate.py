@@ -17,7 +17,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
+from core.db.engine import make_engine
 from core.plugins.registry import PluginInfo, PluginRegistry
 
 log = logging.getLogger("sanmin.migrate")
@@ -75,12 +77,23 @@ def _excluded_prefixes(registry: PluginRegistry) -> tuple[str, ...]:
 
 
 def upgrade(engine: Engine, history: History, registry: PluginRegistry) -> None:
-    """Bring one history to its head in one transaction."""
-    with engine.begin() as connection:
-        config = history.config(
-            connection=connection, excluded_prefixes=_excluded_prefixes(registry)
+    """Bring one history to its head in one transaction: a failure leaves nothing behind,
+    on SQLite as on PostgreSQL."""
+    url = engine.url
+    migrating = engine
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        migrating = make_engine(
+            url.render_as_string(hide_password=False), transactional_ddl=True, poolclass=NullPool
         )
-        command.upgrade(config, "heads")
+    try:
+        with migrating.begin() as connection:
+            config = history.config(
+                connection=connection, excluded_prefixes=_excluded_prefixes(registry)
+            )
+            command.upgrade(config, "heads")
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
     log.info("Migrated %s to %s", history.name, ", ".join(sorted(history.heads())))
 
 

@@ -42,7 +42,6 @@ PLUGIN = PluginManifest(
     title="账号与登录",
     version=__version__,
     description="登录、退出、令牌与修改密码",
-    level="installation",
     default_enabled=True,
 )
 

@@ -25,7 +25,6 @@ PLUGIN = PluginManifest(
     title="插件管理",
     version=__version__,
     description="已安装插件、加载错误与各乡镇街道的启用情况",
-    level="installation",
     default_enabled=True,
 )
 

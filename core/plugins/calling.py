@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pluggy import HookCaller
@@ -26,17 +27,27 @@ async def await_me_maybe(value: Any) -> Any:
     return value
 
 
-async def call_robust(caller: HookCaller, *, where: str | None, **kwargs: Any) -> list[Any]:
+async def call_robust(
+    caller: HookCaller,
+    *,
+    where: str | None,
+    check: Callable[[Any], Any] | None = None,
+    **kwargs: Any,
+) -> list[Any]:
     """Call a contribution hook in call order; log and skip an implementation that fails.
 
     In the style of pretix's ``send_robust``: one broken plugin must not take a
     page down. Results are resolved with :func:`await_me_maybe`; ``None`` is dropped.
-    Wrappers are not supported on hooks called this way.
+    ``check`` converts each result (raising on a bad one), so that a wrong return value
+    is logged with its plugin and skipped too. Wrappers are not supported on hooks
+    called this way.
     """
     results = []
     for impl in reversed(caller.get_hookimpls()):
         try:
             result = await await_me_maybe(call_impl(impl, kwargs))
+            if result is not None and check is not None:
+                result = check(result)
         except Exception:
             log.exception(
                 "Hook %s failed: plugin=%s township=%s", caller.name, impl.plugin_name, where

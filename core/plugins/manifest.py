@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -48,7 +47,6 @@ class PluginManifest(BaseModel):
     )
     depends_on: tuple[str, ...] = ()
     default_enabled: bool = False
-    level: Literal["township", "installation"] = "township"
 
     @field_validator("name")
     @classmethod

@@ -14,7 +14,6 @@ PLUGIN = PluginManifest(
     title="行政区划",
     version=__version__,
     description="市、县区、乡镇街道、村社区、网格五级单位",
-    level="installation",
     default_enabled=True,
 )
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from html import escape
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.identity.web import CsrfFailed, Forbidden, NotAuthenticated
@@ -43,23 +44,31 @@ async def error_response(
         return JSONResponse({"detail": detail, **(extra or {})}, status_code=status_code)
     from core.web.render import render
 
-    message = (
-        detail
-        if isinstance(detail, str)
-        else "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
-            for e in detail  # type: ignore[union-attr]
+    message = plain_message(detail)
+    try:
+        return await render(
+            request,
+            "core/error.html",
+            {
+                "status_code": status_code,
+                "title": TITLES.get(status_code, "出错了"),
+                "message": message,
+            },
+            status_code=status_code,
         )
-    )
-    return await render(
-        request,
-        "core/error.html",
-        {
-            "status_code": status_code,
-            "title": TITLES.get(status_code, "出错了"),
-            "message": message,
-        },
-        status_code=status_code,
+    except Exception:  # an error page must never fail: fall back to one without the layout
+        log.exception("Error page failed to render; sending a plain one")
+        body = f"<!doctype html><meta charset=utf-8><h1>{status_code}</h1><p>{escape(message)}</p>"
+        return HTMLResponse(body, status_code=status_code)
+
+
+def plain_message(detail: object) -> str:
+    """An error detail (a string, or FastAPI's list of validation errors) as one line."""
+    if isinstance(detail, str):
+        return detail
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
+        for e in detail  # type: ignore[union-attr]
     )
 
 

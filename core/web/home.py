@@ -20,7 +20,6 @@ PLUGIN = PluginManifest(
     title="首页",
     version=__version__,
     description="首页与乡镇街道选择",
-    level="installation",
     default_enabled=True,
 )
 

@@ -27,17 +27,19 @@ async def menu_for(request: Request) -> list[MenuLink]:
     results = await call_robust(
         hooks.menu_links,
         where=township.code if township else None,
+        check=menu_entries,
         township=township,
         request=request,
     )
-    links = []
-    for result in results:
-        for link in result:
-            try:
-                links.append(MenuLink.model_validate(link))
-            except ValueError:
-                log.error("menu_links returned an invalid entry: %r", link)
+    links = [link for result in results for link in result]
     return sorted(links, key=lambda link: (link.order, link.label))
+
+
+def menu_entries(result: object) -> list[MenuLink]:
+    """A ``menu_links`` result as menu entries; raises on anything but a list of entries."""
+    if not isinstance(result, list | tuple):
+        raise TypeError(f"menu_links must return a list, not {type(result).__name__}")
+    return [MenuLink.model_validate(link) for link in result]
 
 
 async def render(

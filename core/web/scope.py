@@ -16,11 +16,11 @@ UNIT_HEADER = "x-sanmin-unit"
 def unit_code_from_request(request: Request) -> str | None:
     """The unit a request is about: ``unit_code`` path parameter, ``unit`` query
     parameter or ``X-Sanmin-Unit`` header, in that order."""
-    return (
-        request.path_params.get("unit_code")
-        or query_value(request.scope.get("query_string", b""), b"unit")
-        or request.headers.get(UNIT_HEADER)
-    )
+    query = request.scope.get("query_string", b"")
+    # A percent-encoded key ("%75nit") decodes to "unit" for the handler: then the guard must
+    # read the decoded parameters too, or it could check another unit than the handler uses.
+    from_query = request.query_params.get("unit") if b"%" in query else query_value(query, b"unit")
+    return request.path_params.get("unit_code") or from_query or request.headers.get(UNIT_HEADER)
 
 
 def query_value(query_string: bytes, key: bytes) -> str | None:
