@@ -21,6 +21,8 @@ def test_builtins_load_through_entry_points_as_builtin() -> None:
     assert {p.name for p in registry.plugins.values() if p.essential} == {
         "home",
         "identity",
+        "accounts",
+        "audit_log",
         "units",
         "plugin_admin",
     }

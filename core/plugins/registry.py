@@ -30,6 +30,8 @@ ENTRY_POINT_GROUP = "sanmin"
 ESSENTIAL: tuple[str, ...] = (
     "core.web.home",
     "core.identity.plugin",
+    "core.identity.accounts",
+    "core.audit.plugin",
     "core.units.plugin",
     "core.plugins.admin",
 )
