@@ -125,3 +125,21 @@ def test_a_broken_plugin_is_named_and_the_app_still_serves(
         page = client.get("/p/knock_door/", params={"unit": "330802001000"})
         assert page.status_code == 200
         assert "typo" in client.get("/admin/plugins").text
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SANMIN_DATABASE_URL": "garbage"}, "bad database URL"),
+        ({"SANMIN_DATABASE_URL": "mysql://x@localhost/db"}, "bad database URL"),
+        ({"SANMIN_TOGGLE_REFRESH_SECONDS": "5"}, "SANMIN_TOGGLE_REFRESH_SECONDS"),
+        ({"SANMIN_DATABASE_URL": "sqlite:////nonexistent/dir/x.db"}, "不存在"),
+    ],
+)
+def test_bad_configuration_is_one_line(env, message, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["units", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("错误: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output

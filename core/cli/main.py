@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from alembic.util import CommandError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, col, select
 
 from core.audit.service import record
@@ -90,10 +93,23 @@ def one_line_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except ValidationError as exc:  # settings from the environment or sanmin.toml
+            fail(
+                "配置有误 / bad setting: "
+                + "; ".join(
+                    f"SANMIN_{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                    for e in exc.errors()
+                )
+            )
         except KNOWN_ERRORS as exc:
             fail(str(exc))
+        except CommandError as exc:
+            fail(
+                f"迁移失败 / migration failed: {str(exc).splitlines()[0]} (the database may be "
+                "newer than this Sanmin)"
+            )
         except OperationalError as exc:
-            fail(f"无法连接数据库 / database unavailable: {str(exc.orig).splitlines()[0]}")
+            fail(f"数据库错误 / database error: {str(exc.orig).splitlines()[0]}")
         except IntegrityError as exc:
             fail(f"与并发修改冲突，请重试 / conflicting concurrent change: {exc.orig}")
 
@@ -112,10 +128,32 @@ def cli_actor() -> str:
         return f"cli:uid{os.getuid()}"
 
 
-def _context(settings: Settings | None = None) -> tuple[Settings, PluginRegistry, Any]:
+def _context(
+    settings: Settings | None = None, *, create: bool = False
+) -> tuple[Settings, PluginRegistry, Any]:
+    """Settings, plugins and an engine. Unless ``create``, a missing SQLite file is an error
+    (opening it would silently create an empty database)."""
     settings = settings or Settings()
+    try:
+        url = make_url(settings.database_url)
+        engine = make_engine(settings.database_url)
+    except (ArgumentError, NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise StartupError(
+            f"SANMIN_DATABASE_URL 无效 / bad database URL: {str(exc).splitlines()[0]}"
+        ) from exc
+    if (
+        not create
+        and url.get_backend_name() == "sqlite"
+        and url.database
+        and url.database != ":memory:"
+        and not Path(url.database).exists()
+    ):
+        raise StartupError(
+            f"数据库文件 {url.database} 不存在：先运行 sanmin db upgrade / "
+            "database file not found: run sanmin db upgrade first"
+        )
     registry = PluginRegistry().load(disabled=settings.disabled_plugins, only=settings.load_plugins)
-    return settings, registry, make_engine(settings.database_url)
+    return settings, registry, engine
 
 
 def _require_migrated(engine: Any, registry: PluginRegistry) -> None:
@@ -139,7 +177,7 @@ def demo(
 
     if db is not None:
         os.environ["SANMIN_DATABASE_URL"] = f"sqlite:///{db.resolve()}"
-    settings, registry, engine = _context()
+    settings, registry, engine = _context(create=True)
     upgrade_all(engine, registry)
     report = load_demo(engine, registry)
     engine.dispose()
@@ -208,7 +246,7 @@ def db_upgrade(
     plugin: Annotated[str | None, typer.Option(help="只迁移此插件 / only this plugin")] = None,
 ) -> None:
     """迁移核心，再按依赖顺序迁移各插件 / migrate core, then plugins in dependency order."""
-    _, registry, engine = _context()
+    _, registry, engine = _context(create=True)
     if plugin is not None and plugin not in registry.plugins:
         raise ToggleError(f"插件 {plugin!r} 未安装或加载失败 / plugin {plugin!r} is not loaded")
     done = upgrade_all(engine, registry, only=plugin)
@@ -266,6 +304,7 @@ STATE_LABELS = {
     "inherited": "继承",
     "default": "默认",
     "failed": "加载失败",
+    "dependency": "依赖未启用",
 }
 
 
@@ -279,7 +318,7 @@ def plugins_list(
     """列出插件及其状态 / list plugins and their state."""
     from core.kernel import Kernel
 
-    settings, registry, engine = _context()
+    settings, registry, engine = _context(create=True)
     kernel = Kernel(settings, registry, engine)
     if unit is not None:
         _require_migrated(engine, registry)

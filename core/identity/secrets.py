@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -39,9 +40,11 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-# A real hash to verify against when the username does not exist, so that timing
-# does not reveal which usernames exist.
-DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+@functools.cache
+def dummy_hash() -> str:
+    """A real hash to verify against when the username does not exist, so that timing
+    does not reveal which usernames exist (made on first use: hashing takes ~0.1 s)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def new_token(prefix: str) -> str:

@@ -14,14 +14,16 @@ from core.db.types import utcnow
 from core.identity.access import AccessCatalog, AccessError, Actor, role_at
 from core.identity.models import Account, ApiKey, AuthToken, LoginThrottle, RoleAssignment
 from core.identity.secrets import (
-    DUMMY_HASH,
     check_password_policy,
     digest,
+    dummy_hash,
     hash_password,
     new_token,
     verify_password,
 )
-from core.units.service import get_unit
+from core.units.codes import UnitCodeError
+from core.units.models import Unit
+from core.units.service import UnitNotFound, get_unit
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
 ACCOUNT_LOCK_AFTER = 10  # consecutive failures for one account
@@ -40,6 +42,23 @@ class LoginRefused(PermissionError):
     def __init__(self, message: str, locked_until: datetime | None = None) -> None:
         super().__init__(message)
         self.locked_until = locked_until
+
+
+def unit_field(session: Session, unit_code: str) -> Unit:
+    """The unit, with errors that name the field like every other check here."""
+    try:
+        return get_unit(session, unit_code)
+    except (UnitCodeError, UnitNotFound) as exc:
+        raise IdentityError(f"unit: {exc}") from exc
+
+
+def home_unit(session: Session, account_id: int) -> str | None:
+    """The unit of the account's first role: where its audit entries are filed."""
+    return session.exec(
+        select(RoleAssignment.unit_code)
+        .where(RoleAssignment.account_id == account_id)
+        .order_by(col(RoleAssignment.id))
+    ).first()
 
 
 # -- accounts and roles --------------------------------------------------------------------
@@ -64,6 +83,8 @@ def create_account(
         )
     if session.exec(select(Account.id).where(Account.username == username)).first():
         raise IdentityError(f"username: {username} 已存在 / already exists")
+    if len(display_name) > 100:
+        raise IdentityError("name: 显示名不超过 100 字 / display name longer than 100")
     check_password_policy(password, username)
     account = Account(
         username=username, display_name=display_name, password_hash=hash_password(password)
@@ -76,6 +97,7 @@ def create_account(
         action="account.create",
         target_type="account",
         target_id=str(account.id),
+        unit_code=roles[0][1] if roles else None,  # so admins of that unit find it
         after={"username": username},
     )
     for role, unit_code in roles:
@@ -93,7 +115,7 @@ def grant_role(
     by: str,
 ) -> RoleAssignment:
     """Give ``account`` a role at a unit (idempotent), audited."""
-    unit = get_unit(session, unit_code)
+    unit = unit_field(session, unit_code)
     try:
         catalog.check_assignable(role, unit.code)
     except AccessError as exc:
@@ -150,6 +172,7 @@ def set_active(session: Session, account: Account, active: bool, *, by: str) -> 
         action="account.activate" if active else "account.deactivate",
         target_type="account",
         target_id=str(account.id),
+        unit_code=home_unit(session, account.id),  # type: ignore[arg-type]
         before={"active": not active},
         after={"active": active},
     )
@@ -178,6 +201,7 @@ def change_password(
         action="account.password",
         target_type="account",
         target_id=str(account.id),
+        unit_code=home_unit(session, account.id),  # type: ignore[arg-type]
     )
 
 
@@ -239,7 +263,7 @@ def authenticate(session: Session, username: str, password: str, address: str | 
                 throttle.locked_until,
             )
     account = session.exec(select(Account).where(Account.username == username)).first()
-    valid = verify_password(account.password_hash if account else DUMMY_HASH, password)
+    valid = verify_password(account.password_hash if account else dummy_hash(), password)
     if account is None or not valid or not account.active:
         locked_until = None
         for key, limit in zip(keys, (ACCOUNT_LOCK_AFTER, ADDRESS_LOCK_AFTER), strict=False):
@@ -358,7 +382,7 @@ def create_api_key(
         raise IdentityError("name: 名称不能为空且不超过 100 字 / 1–100 characters")
     if session.exec(select(ApiKey.id).where(ApiKey.name == name)).first():
         raise IdentityError(f"name: API key {name!r} 已存在 / already exists")
-    unit = get_unit(session, unit_code)
+    unit = unit_field(session, unit_code)
     try:
         catalog.check_assignable(role, unit.code)
     except AccessError as exc:

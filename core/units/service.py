@@ -103,6 +103,11 @@ def children(
     return list(session.exec(query.order_by(col(Unit.path))))
 
 
+def chunks(items: list[str], size: int = 5000) -> list[list[str]]:
+    """Slices small enough for one IN list (PostgreSQL allows 65,535 parameters a statement)."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 @dataclass
 class LoadReport:
     """What a CSV load did."""
@@ -165,7 +170,8 @@ def load_units(session: Session, rows: Iterable[tuple[str, str]]) -> LoadReport:
     existing = (
         {
             unit.code: unit
-            for unit in session.exec(select(Unit).where(col(Unit.code).in_(list(wanted))))
+            for chunk in chunks(list(wanted))
+            for unit in session.exec(select(Unit).where(col(Unit.code).in_(chunk)))
         }
         if wanted
         else {}
@@ -178,7 +184,11 @@ def load_units(session: Session, rows: Iterable[tuple[str, str]]) -> LoadReport:
         and Level(unit.level) not in ROOT_LEVELS
     }
     if missing_parents:
-        found = set(session.exec(select(Unit.code).where(col(Unit.code).in_(missing_parents))))
+        found = {
+            code
+            for chunk in chunks(list(missing_parents))
+            for code in session.exec(select(Unit.code).where(col(Unit.code).in_(chunk)))
+        }
         for unit in wanted.values():
             if unit.parent_code in missing_parents - found:
                 problems.append(
