@@ -251,6 +251,26 @@ class Sanmin:
         self._next_township += 1
         return self.unit(f"{county}{100 + self._next_township:03d}000", name)
 
+    def assert_scoped(
+        self, method: str, url: str, *, role: str, inside: str, outside: str, **kwargs: Any
+    ) -> Any:
+        """Prove an endpoint respects scope, and return the in-scope answer.
+
+        Two actors with the same ``role``, one at ``inside`` and one at ``outside``, make
+        the same request (``url`` names a record or unit under ``inside``): the first gets a
+        2xx answer, the second a 404 — never a 403, which would confirm the record exists.
+        """
+        allowed = self.client_as(role, inside).request(method, url, **kwargs)
+        assert 200 <= allowed.status_code < 300, (
+            f"{role} at {inside}: {method} {url} -> {allowed.status_code} {allowed.text[:300]}"
+        )
+        refused = self.client_as(role, outside).request(method, url, **kwargs)
+        assert refused.status_code == 404, (
+            f"{role} at {outside}: {method} {url} -> {refused.status_code}, expected 404 "
+            f"{refused.text[:300]}"
+        )
+        return allowed
+
     def set(self, plugin: str, unit: Unit | str, enabled: bool | None) -> None:
         """Switch ``plugin`` on, off or back to inherit at ``unit``, as an admin would."""
         code = unit if isinstance(unit, str) else unit.code

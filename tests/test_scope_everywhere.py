@@ -1,0 +1,72 @@
+"""Every endpoint is checked against scope with ``sanmin.assert_scoped``, now and later.
+
+A route added without a case below fails ``test_every_route_has_a_scope_case``: add a case
+(in-scope actor gets it, out-of-scope actor gets 404) or an exemption saying why.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.routing import APIRoute
+
+GRID_A, GRID_B = "330802001001001", "330802002001001"  # two townships of 柯城区
+TOWN_A, TOWN_B = "330802001000", "330802002000"
+
+# (method, url, role, inside, outside)
+CASES = [
+    ("GET", f"/api/v1/units/{GRID_A}", "grid_worker", GRID_A, GRID_B),
+    ("GET", f"/api/v1/units?under={GRID_A}", "grid_worker", GRID_A, GRID_B),
+    ("GET", f"/api/v1/units/{TOWN_A}", "township_admin", TOWN_A, TOWN_B),
+    ("GET", f"/api/v1/plugins?unit={TOWN_A}", "township_admin", TOWN_A, TOWN_B),
+    ("GET", f"/?unit={GRID_A}", "grid_worker", GRID_A, GRID_B),
+    ("GET", f"/p/knock_door/?unit={GRID_A}", "grid_worker", GRID_A, GRID_B),
+    ("GET", f"/p/tea_house/?unit={GRID_A}", "resident", GRID_A, GRID_B),
+    ("GET", f"/p/red_proxy/?unit={TOWN_A}", "township_admin", TOWN_A, TOWN_B),
+    ("GET", f"/p/mobile_office/?unit={TOWN_A}", "township_admin", TOWN_A, TOWN_B),
+]
+COVERED = {
+    "/api/v1/units/{unit_code}",
+    "/api/v1/units",
+    "/api/v1/plugins",
+    "/",
+    "/p/knock_door/",
+    "/p/tea_house/",
+    "/p/red_proxy/",
+    "/p/mobile_office/",
+}
+# Routes that hold no per-unit records, each with the reason.
+EXEMPT = {
+    "/healthz": "public liveness",
+    "/login": "public login page",
+    "/logout": "ends the caller's own session",
+    "/account/password": "the caller's own password",
+    "/api/v1/auth/token": "public: exchanges credentials",
+    "/api/v1/auth/logout": "revokes the caller's own token",
+    "/api/v1/auth/me": "the caller's own identity",
+    "/api/v1/auth/password": "the caller's own password",
+    "/admin/plugins": "lists only units in the actor's scope (tests/test_identity.py)",
+    "/p/{plugin}/{rest}": "404 for any unknown plugin page",
+    "/api/v1/p/{plugin}/{rest}": "404 for any unknown plugin route",
+    "/openapi.json": "public schema",
+    "/docs": "public schema",
+    "/docs/oauth2-redirect": "public schema",
+    "/redoc": "public schema",
+}
+
+
+def route_paths(app) -> set[str]:  # type: ignore[no-untyped-def]
+    return {route.path.replace(":path", "") for route in app.routes if isinstance(route, APIRoute)}
+
+
+def test_every_route_has_a_scope_case(sanmin) -> None:
+    missing = route_paths(sanmin.app) - COVERED - set(EXEMPT)
+    assert missing == set(), f"routes without a scope case or exemption: {sorted(missing)}"
+
+
+@pytest.mark.parametrize(("method", "url", "role", "inside", "outside"), CASES)
+def test_scope_case(sanmin, method, url, role, inside, outside) -> None:  # type: ignore[no-untyped-def]
+    sanmin.unit(GRID_A)
+    sanmin.unit(GRID_B)
+    for plugin in ("knock_door", "tea_house", "red_proxy", "mobile_office"):
+        sanmin.enable(plugin, "330802000000")
+    sanmin.assert_scoped(method, url, role=role, inside=inside, outside=outside)
