@@ -3,6 +3,11 @@
 The browser is Debian's ``chromium`` package (``.ci/install-browser``) driven by the
 ``playwright`` Python package; Playwright's own browser download is never used. Without
 either, the tests are skipped with the reason, except under ``CI=true``, where they fail.
+
+Every page but ``/login`` and ``/healthz`` needs a login: :func:`log_in` goes through the
+real login page with one of the demo accounts (``core/demo/load.py``). A :class:`Watched`
+page records script errors and 4xx/5xx answers; a test names each one it expects with
+:meth:`Watched.failing` and ends with :meth:`Watched.assert_clean`.
 """
 
 from __future__ import annotations
@@ -11,12 +16,15 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import pytest
 
+from core.demo.load import DEMO_PASSWORD
 from core.testing import in_ci
 from tests.servers import SanminServer, child_env
 
@@ -95,11 +103,46 @@ def browser(browser_available: None) -> Iterator[Browser]:
 
 @dataclass
 class Watched:
-    """A page plus what went wrong on it: script errors and failed HTTP responses."""
+    """A page plus what went wrong on it: script errors and failed HTTP responses.
+
+    ``expected`` lists the ``(status, url)`` failures the test asked for with
+    :meth:`failing`; :meth:`assert_clean` allows those and nothing else.
+    """
 
     page: Page
     errors: list[str]
     bad_responses: list[str]
+    expected: list[tuple[int, str]] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def failing(self, status: int, url: str) -> Iterator[None]:
+        """Expect one ``status`` answer for ``url`` in the block (a navigation or a form
+        submission) and wait for the browser's own console line about it, so that the
+        check at the end sees it: no sleeping."""
+        self.expected.append((status, url))
+
+        def about_it(msg: ConsoleMessage) -> bool:
+            return (
+                msg.type == "error"
+                and msg.location.get("url") == url
+                and f"status of {status} " in msg.text
+            )
+
+        with self.page.expect_console_message(about_it):
+            yield
+
+    def assert_clean(self) -> None:
+        """No script error and no 4xx/5xx answer except those expected, in their order;
+        for each of those, only the browser's "Failed to load resource" line."""
+        assert self.bad_responses == [f"{status} {url}" for status, url in self.expected]
+        assert self.errors == [_failed_resource(status, url) for status, url in self.expected]
+
+
+def _failed_resource(status: int, url: str) -> str:
+    """What chromium logs (as recorded by :func:`_record_console_error`) for a 4xx/5xx."""
+    phrase = HTTPStatus(status).phrase
+    text = f"Failed to load resource: the server responded with a status of {status} ({phrase})"
+    return f"{text} ({url})"
 
 
 @pytest.fixture
@@ -132,3 +175,33 @@ def copy_for_humans(source: Path, target: Path) -> None:
     """Best effort: a copy of a screenshot where a person can look at it."""
     with contextlib.suppress(OSError):
         shutil.copyfile(source, target)
+
+
+# -- logging in ----------------------------------------------------------------------------
+
+
+def login_url(server: SanminServer, target: str) -> str:
+    """Where an anonymous visit to ``target`` is sent: the login page, with ``next``."""
+    return server.url("/login?" + urlencode({"next": target}))
+
+
+def fill_login_form(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Type the credentials into the login page's form and submit it."""
+    form = page.locator("section.login form")
+    form.get_by_label("用户名", exact=True).fill(username)
+    form.get_by_label("密码", exact=True).fill(password)
+    form.get_by_role("button", name="登录", exact=True).click()
+
+
+def log_in(watched: Watched, server: SanminServer, username: str, target: str = "/") -> None:
+    """Open ``target`` anonymously, be sent to the login page, log in there as the demo
+    account ``username`` and land on ``target``."""
+    from playwright.sync_api import expect
+
+    page = watched.page
+    page.goto(server.url(target))
+    expect(page).to_have_url(login_url(server, target))
+    expect(page.get_by_role("heading", level=1)).to_have_text("登录")
+    fill_login_form(page, username)
+    expect(page).to_have_url(server.url(target))
+    expect(page.locator("header.top .who")).to_have_text(username)
