@@ -20,7 +20,7 @@ from core.units.models import Unit
 from core.units.service import UnitNotFound, get_unit, in_subtree, list_units
 from core.version import __version__
 from core.web.menu import MenuLink
-from core.web.render import render
+from core.web.render import page_link, render
 from core.web.scope import current_scope
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "in_subtree",
     "list_units",
     "make_engine",
+    "page_link",
     "parse_code",
     "render",
     "run_migrations_env",

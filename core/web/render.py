@@ -15,6 +15,17 @@ from core.web.menu import MenuLink
 log = logging.getLogger("sanmin.web")
 
 
+def page_link(request: Request, path: str) -> str:
+    """``path`` for the request's unit: ``?unit=`` is added when the actor's own units
+    cover it; otherwise the link opens at the actor's home unit (a grid worker looking at
+    their township must not be sent to a page of the whole township)."""
+    scope = getattr(request.state, "scope", None)
+    actor = getattr(request.state, "actor", None)
+    if scope is None or actor is None or not actor.covers(scope.unit.code):
+        return path
+    return f"{path}?unit={scope.unit.code}"
+
+
 async def menu_for(request: Request) -> list[MenuLink]:
     """Menu entries from core plugins and from the plugins enabled in the request's township.
 
@@ -55,6 +66,7 @@ async def render(
         "township": scope.township if scope else None,
         "unit_code": scope.unit.code if scope else request.query_params.get("unit"),
         "actor": getattr(request.state, "actor", None),
+        "page_link": lambda path: page_link(request, path),
         "csrf_token": lambda: csrf_token(request),
         **(context or {}),
     }

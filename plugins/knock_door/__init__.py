@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from core import MenuLink, PluginManifest, ScopeUnit, hookimpl, render
+from core import MenuLink, PluginManifest, ScopeUnit, hookimpl, page_link, render
 
 PLUGIN = PluginManifest(
     name="knock_door",
@@ -40,7 +40,7 @@ def register_templates() -> Path:
 
 
 @hookimpl
-def menu_links(township: ScopeUnit | None) -> list[MenuLink]:
+def menu_links(township: ScopeUnit | None, request: Request) -> list[MenuLink]:
     if township is None:
         return []
-    return [MenuLink(href=f"/p/knock_door/?unit={township.code}", label="敲门嫂", order=110)]
+    return [MenuLink(href=page_link(request, "/p/knock_door/"), label="敲门嫂", order=110)]

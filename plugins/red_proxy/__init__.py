@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from core import MenuLink, PluginManifest, ScopeUnit, hookimpl, render
+from core import MenuLink, PluginManifest, ScopeUnit, hookimpl, page_link, render
 
 PLUGIN = PluginManifest(
     name="red_proxy",
@@ -40,7 +40,7 @@ def register_templates() -> Path:
 
 
 @hookimpl
-def menu_links(township: ScopeUnit | None) -> list[MenuLink]:
+def menu_links(township: ScopeUnit | None, request: Request) -> list[MenuLink]:
     if township is None:
         return []
-    return [MenuLink(href=f"/p/red_proxy/?unit={township.code}", label="红色代办", order=130)]
+    return [MenuLink(href=page_link(request, "/p/red_proxy/"), label="红色代办", order=130)]

@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from core import MenuLink, PluginManifest, ScopeUnit, hookimpl, render
+from core import MenuLink, PluginManifest, ScopeUnit, hookimpl, page_link, render
 
 PLUGIN = PluginManifest(
     name="tea_house",
@@ -42,7 +42,7 @@ def register_templates() -> Path:
 
 
 @hookimpl
-def menu_links(township: ScopeUnit | None) -> list[MenuLink]:
+def menu_links(township: ScopeUnit | None, request: Request) -> list[MenuLink]:
     if township is None:
         return []
-    return [MenuLink(href=f"/p/tea_house/?unit={township.code}", label="民情茶馆", order=120)]
+    return [MenuLink(href=page_link(request, "/p/tea_house/"), label="民情茶馆", order=120)]
