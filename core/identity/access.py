@@ -196,6 +196,7 @@ class Actor:
     name: str
     roles: tuple[RoleAt, ...]
     person_id: int | None = None
+    display_name: str = ""
 
     @property
     def label(self) -> str:

@@ -223,6 +223,7 @@ def actor_for(session: Session, account: Account) -> Actor:
         account.username,
         roles,  # type: ignore[arg-type]
         person_id=account.person_id,
+        display_name=account.display_name,
     )
 
 
