@@ -160,6 +160,21 @@ def test_password_hash() -> str:
     return hash_password(TEST_PASSWORD)
 
 
+def all_routes(app: FastAPI) -> list[tuple[str, set[str]]]:
+    """Every route's path and methods, including those of included routers.
+
+    Recent FastAPI keeps included routers' routes inside ``_IncludedRouter`` entries of
+    ``app.routes``; walking only ``APIRoute`` objects there would miss nearly all of them.
+    """
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI before lazy router inclusion
+        from fastapi.routing import APIRoute
+
+        return [(r.path, set(r.methods or ())) for r in app.routes if isinstance(r, APIRoute)]
+    return [(c.path or "", set(c.methods or ())) for c in iter_route_contexts(app.routes)]
+
+
 class Sanmin:
     """The test harness: the app, clients, and factories for units, accounts and settings.
 

@@ -13,7 +13,6 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from fastapi.routing import APIRoute
 from sqlmodel import Session, col, select
 from starlette.requests import Request
 
@@ -22,7 +21,7 @@ from core.audit.models import AuditEntry
 from core.audit.reads import audit_read, record_read
 from core.audit.service import record
 from core.identity.service import actor_from_token, issue_token
-from core.testing import TEST_PASSWORD
+from core.testing import TEST_PASSWORD, all_routes
 
 TOWNSHIP_A = "330802001000"
 TOWNSHIP_B = "330802002000"
@@ -381,18 +380,8 @@ def test_the_menu_links_the_page_for_admins_only(sanmin) -> None:
 # -- no way to change the log ----------------------------------------------------------------
 
 
-def routes(app) -> list[tuple[str, set[str]]]:  # type: ignore[no-untyped-def]
-    """Every route's path and methods, including those of included routers (recent FastAPI
-    keeps them inside ``_IncludedRouter`` entries of ``app.routes``, not as ``APIRoute``)."""
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:  # FastAPI before lazy router inclusion
-        return [(r.path, set(r.methods or ())) for r in app.routes if isinstance(r, APIRoute)]
-    return [(c.path or "", set(c.methods or ())) for c in iter_route_contexts(app.routes)]
-
-
 def test_no_route_updates_or_deletes_audit_entries(sanmin) -> None:
-    found = [(path, methods) for path, methods in routes(sanmin.app) if "audit" in path]
+    found = [(path, methods) for path, methods in all_routes(sanmin.app) if "audit" in path]
     assert {path for path, _ in found} == {"/api/v1/audit", "/api/v1/audit/export", "/admin/audit"}
     for path, methods in found:
         assert methods <= {"GET", "HEAD"}, (path, methods)

@@ -34,30 +34,3 @@ def record(
     )
     session.add(entry)
     return entry
-
-
-def record_read(
-    session: Session,
-    *,
-    actor: str,
-    target_type: str,
-    target_id: str,
-    unit_code: str | None,
-    fields: list[str],
-    source: str | None = None,
-) -> AuditEntry:
-    """Audit a read of sensitive personal data (ID number, health, welfare status…).
-
-    Call it wherever a permission marked ``sensitive`` lets data through unmasked; the
-    entry names the fields that were shown, never their values.
-    """
-    return record(
-        session,
-        actor=actor,
-        action="read.sensitive",
-        target_type=target_type,
-        target_id=target_id,
-        unit_code=unit_code,
-        after={"fields": sorted(fields)},
-        source=source,
-    )
