@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from core.testing import all_routes
+from tests.test_accounts import SCOPED_PATHS
 
 GRID_A, GRID_B = "330802001001001", "330802002001001"  # two townships of 柯城区
 TOWN_A, TOWN_B = "330802001000", "330802002000"
@@ -40,6 +41,9 @@ COVERED = {
     "/api/v1/audit",
     "/api/v1/audit/export",
     "/admin/audit",
+    # accounts: each route needs an account first; cases in tests/test_accounts.py
+    # (test_every_route_answers_404_outside_the_scope, with sanmin.assert_scoped)
+    *SCOPED_PATHS,
 }
 # Routes that hold no per-unit records, each with the reason.
 EXEMPT = {
