@@ -14,7 +14,7 @@ from tests.test_accounts import SCOPED_PATHS
 GRID_A, GRID_B = "330802001001001", "330802002001001"  # two townships of 柯城区
 TOWN_A, TOWN_B = "330802001000", "330802002000"
 
-# (method, url, role, inside, outside)
+# (method, url, role, inside, outside[, request keyword arguments])
 CASES = [
     ("GET", f"/api/v1/units/{GRID_A}", "grid_worker", GRID_A, GRID_B),
     ("GET", f"/api/v1/units?under={GRID_A}", "grid_worker", GRID_A, GRID_B),
@@ -28,6 +28,22 @@ CASES = [
     ("GET", f"/api/v1/audit?unit={TOWN_A}", "township_admin", TOWN_A, TOWN_B),
     ("GET", f"/api/v1/audit/export?format=csv&unit={TOWN_A}", "township_admin", TOWN_A, TOWN_B),
     ("GET", f"/admin/audit?unit={TOWN_A}", "township_admin", TOWN_A, TOWN_B),
+    (
+        "PUT",
+        f"/api/v1/plugins/red_proxy/settings/{TOWN_A}",
+        "township_admin",
+        TOWN_A,
+        TOWN_B,
+        {"json": {"enabled": False}},
+    ),
+    (
+        "POST",
+        f"/admin/plugins/red_proxy/settings/{TOWN_A}",
+        "township_admin",
+        TOWN_A,
+        TOWN_B,
+        {"data": {"value": "off"}},
+    ),
 ]
 COVERED = {
     "/api/v1/units/{unit_code}",
@@ -41,6 +57,8 @@ COVERED = {
     "/api/v1/audit",
     "/api/v1/audit/export",
     "/admin/audit",
+    "/api/v1/plugins/{plugin}/settings/{unit_code}",
+    "/admin/plugins/{plugin}/settings/{unit_code}",
     # accounts: each route needs an account first; cases in tests/test_accounts.py
     # (test_every_route_answers_404_outside_the_scope, with sanmin.assert_scoped)
     *SCOPED_PATHS,
@@ -75,10 +93,13 @@ def test_every_route_has_a_scope_case(sanmin) -> None:
     assert missing == set(), f"routes without a scope case or exemption: {sorted(missing)}"
 
 
-@pytest.mark.parametrize(("method", "url", "role", "inside", "outside"), CASES)
-def test_scope_case(sanmin, method, url, role, inside, outside) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case[0]} {case[1]}")
+def test_scope_case(sanmin, case) -> None:  # type: ignore[no-untyped-def]
+    method, url, role, inside, outside, *rest = case
     sanmin.unit(GRID_A)
     sanmin.unit(GRID_B)
     for plugin in ("knock_door", "tea_house", "red_proxy", "mobile_office"):
         sanmin.enable(plugin, "330802000000")
-    sanmin.assert_scoped(method, url, role=role, inside=inside, outside=outside)
+    sanmin.assert_scoped(
+        method, url, role=role, inside=inside, outside=outside, **(rest[0] if rest else {})
+    )

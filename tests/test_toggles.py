@@ -141,3 +141,32 @@ def test_the_admin_page_shows_the_matrix(sanmin) -> None:
     page = sanmin.client.get("/admin/plugins", headers={"Accept": "text/html"}).text
     assert "矩阵镇" in page
     assert f'data-plugin="off_by_default" data-unit="{township.code}"' in page
+
+
+def test_an_admin_switches_plugins_in_their_own_units_only(sanmin) -> None:
+    a, b = sanmin.unit("330802001000"), sanmin.unit("330802002000")
+    admin = sanmin.client_as("township_admin", a, "fushan-admin")
+    url = f"/api/v1/plugins/off_by_default/settings/{a.code}"
+    answer = admin.put(url, json={"enabled": True})
+    assert answer.status_code == 200 and answer.json()["enabled"] is True
+    assert "off_by_default" in enabled_at(sanmin, a.code)
+    other = admin.put(f"/api/v1/plugins/off_by_default/settings/{b.code}", json={"enabled": True})
+    assert other.status_code == 404
+    county = admin.put(
+        "/api/v1/plugins/off_by_default/settings/330802000000", json={"enabled": True}
+    )
+    assert county.status_code == 404  # above the admin's township: not theirs to set
+    unknown = admin.put(f"/api/v1/plugins/nope/settings/{a.code}", json={"enabled": True})
+    assert unknown.status_code == 422 and "plugin" in unknown.json()["detail"]
+    bad = admin.put(url, json={"enabled": "yes please"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "enabled"]
+    back = admin.put(url, json={"enabled": None})
+    assert back.json()["origin"] == "default"
+    worker = sanmin.client_as("grid_worker", "330802001001001")
+    assert worker.put(url, json={"enabled": True}).status_code == 403
+    with Session(sanmin.engine) as session:
+        entries = session.exec(PLUGIN_AUDIT.order_by(AuditEntry.id)).all()
+    assert [(e.actor, e.action) for e in entries] == [
+        ("account:fushan-admin", "plugin.enable"),
+        ("account:fushan-admin", "plugin.inherit"),
+    ]

@@ -1,19 +1,20 @@
-"""Core plugin ``plugin_admin``: the plugin list and the townships × plugins matrix.
-
-Read-only for now: changes go through ``sanmin plugins enable|disable`` until
-accounts and permissions exist to guard a write from the browser.
-"""
+"""Core plugin ``plugin_admin``: the plugin list and the townships × plugins matrix,
+where administrators holding ``plugins.toggle`` switch plugins per unit (audited)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from core.hookspecs import hookimpl
 from core.identity.access import Actor
-from core.identity.web import require_permission
+from core.identity.web import Forbidden, require_permission
 from core.plugins.manifest import PluginManifest
+from core.plugins.service import ToggleError, set_plugin_setting
 from core.units.codes import Level, parse_code
 from core.units.service import OutOfScope
 from core.version import __version__
@@ -89,6 +90,67 @@ def list_plugins(
     ]
 
 
+class SettingIn(BaseModel):
+    enabled: bool | None = Field(description="true 启用, false 停用, null 恢复继承 / inherit")
+
+
+def change_setting(
+    request: Request, actor: Actor, plugin: str, unit_code: str, enabled: bool | None
+) -> None:
+    """Apply one setting as ``actor``: 404 outside its units, 403 without ``plugins.toggle``."""
+    kernel = request.app.state.kernel
+    code = parse_code(unit_code).code
+    if not actor.role_allows(kernel.access, "plugins.read", code):
+        raise OutOfScope(code)
+    if not kernel.allowed(actor, "plugins.toggle", code):
+        raise Forbidden("plugins.toggle")
+    with Session(kernel.engine) as session:
+        try:
+            set_plugin_setting(
+                session,
+                kernel.registry,
+                plugin=plugin,
+                unit_code=code,
+                enabled=enabled,
+                actor=actor.label,
+                source=request.client.host if request.client else None,
+            )
+        except ToggleError as exc:
+            raise HTTPException(422, f"plugin: {exc}") from None
+        session.commit()
+    kernel.toggles.invalidate()
+
+
+@api.put(
+    "/plugins/{plugin}/settings/{unit_code}",
+    summary="在某单位启用、停用插件或恢复继承 / set a plugin at a unit",
+    response_model=PluginOut,
+    tags=["core"],
+)
+def put_setting(
+    request: Request,
+    plugin: str,
+    unit_code: str,
+    body: SettingIn,
+    actor: Actor = Depends(require_permission("plugins.toggle")),
+) -> PluginOut:
+    change_setting(request, actor, plugin, unit_code, body.enabled)
+    return next(p for p in list_plugins(request, unit_code, actor) if p.name == plugin)
+
+
+@pages.post("/admin/plugins/{plugin}/settings/{unit_code}")
+def post_setting(
+    request: Request,
+    plugin: str,
+    unit_code: str,
+    value: Annotated[Literal["on", "off", "inherit"], Form()],
+    actor: Actor = Depends(require_permission("plugins.toggle")),
+) -> RedirectResponse:
+    enabled = {"on": True, "off": False, "inherit": None}[value]
+    change_setting(request, actor, plugin, unit_code, enabled)
+    return RedirectResponse(f"/admin/plugins#u{parse_code(unit_code).code}", status_code=303)
+
+
 @pages.get("/admin/plugins", response_class=HTMLResponse)
 async def plugins_page(
     request: Request, actor: Actor = Depends(require_permission("plugins.read"))
@@ -117,6 +179,9 @@ async def plugins_page(
             "matrix": matrix,
             "source_labels": SOURCE_LABELS,
             "origin_labels": ORIGIN_LABELS,
+            "can_toggle": {
+                u.code for u in units if actor.role_allows(kernel.access, "plugins.toggle", u.code)
+            },
         },
     )
 
