@@ -44,10 +44,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core.demo.load import DEMO_UNITS, load_demo
 from core.hookspecs import hookimpl
+from core.identity.models import Account
+from core.identity.service import issue_token
 from core.plugins.calling import call_robust
 from core.plugins.manifest import PluginManifest
 from core.plugins.registry import PluginRegistry, new_plugin_manager
@@ -382,6 +384,9 @@ def build_app(ps: PluginSet, db_path: Path) -> FastAPI:
     kernel = app.state.kernel
     load_demo(kernel.engine, registry)
     with Session(kernel.engine) as session:
+        # Plugin routes refuse anonymous callers: the demo county admin's bearer token.
+        admin = session.exec(select(Account).where(Account.username == "county_admin")).one()
+        app.state.bench_token = issue_token(session, admin, "bearer", None)
         for name in sorted(ps.county_on):
             set_plugin_setting(
                 session, registry, plugin=name, unit_code=COUNTY, enabled=True, actor="bench"
@@ -485,11 +490,13 @@ def bench_kernel(ps: PluginSet, app: FastAPI) -> tuple[list[Row], Stat, Stat]:
     add_probe_routes(app, plugin)
     driver = AsgiDriver(app)
     unit_query = f"unit={codes[-1]}".encode()
+    plugin_route = driver.scope(f"/api/v1/p/{plugin}/ping", unit_query)
+    plugin_route["headers"].append((b"authorization", f"Bearer {app.state.bench_token}".encode()))
     asgi = {
         "healthz": driver.scope("/healthz"),
         "plain": driver.scope("/bench/plain", unit_query),
         "guarded": driver.scope("/bench/guarded", unit_query),
-        "plugin_route": driver.scope(f"/api/v1/p/{plugin}/ping", unit_query),
+        "plugin_route": plugin_route,  # plugin routes refuse anonymous callers
     }
     m = 40
 
@@ -623,11 +630,20 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) 
 
 
 def http_latencies(
-    port: int, targets: Sequence[str], n: int, warmup: int = 200
+    port: int,
+    targets: Sequence[str],
+    n: int,
+    warmup: int = 200,
+    headers: Sequence[str] | None = None,
 ) -> list[list[float]]:
     """Round-trip ns of ``n`` sequential GETs per target, alternating between the targets, on
-    one keep-alive connection (raw socket, so the client adds little)."""
-    messages = [f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode() for target in targets]
+    one keep-alive connection (raw socket, so the client adds little). ``headers``: one extra
+    header line per target (``"Name: value"``, or ``""`` for none)."""
+    extra = [f"{line}\r\n" if line else "" for line in headers or [""] * len(targets)]
+    messages = [
+        f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{more}\r\n".encode()
+        for target, more in zip(targets, extra, strict=True)
+    ]
     samples: list[list[float]] = [[] for _ in targets]
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -651,13 +667,15 @@ def http_latencies(
     return samples
 
 
-def run_wrk(url: str) -> tuple[float, float] | None:
-    """Requests/s and p50 latency (ms) from wrk (1 thread, 8 connections)."""
+def run_wrk(url: str, header: str | None = None) -> tuple[float, float] | None:
+    """Requests/s and p50 latency (ms) from wrk (1 thread, 8 connections); ``header``: one
+    extra request header (``"Name: value"``)."""
     wrk = shutil.which("wrk")
     if wrk is None:
         return None
+    extra = ["-H", header] if header else []
     out = subprocess.run(
-        [wrk, "-t1", "-c8", f"-d{WRK_SECONDS}s", "--latency", url],
+        [wrk, "-t1", "-c8", f"-d{WRK_SECONDS}s", "--latency", *extra, url],
         capture_output=True,
         text=True,
         timeout=WRK_SECONDS + 30,
@@ -670,7 +688,9 @@ def run_wrk(url: str) -> tuple[float, float] | None:
     return float(rps.group(1)), float(p50.group(1)) * scale
 
 
-def bench_http(ps: PluginSet, db_path: Path, guard: Stat, amortised: Stat) -> list[Row] | str:
+def bench_http(
+    ps: PluginSet, db_path: Path, guard: Stat, amortised: Stat, token: str
+) -> list[Row] | str:
     """The same app under uvicorn in a child process; returns rows or why it was skipped."""
     try:
         import uvicorn  # noqa: F401
@@ -687,9 +707,12 @@ def bench_http(ps: PluginSet, db_path: Path, guard: Stat, amortised: Stat) -> li
             err = proc.stderr.read().decode(errors="replace")[-500:] if proc.poll() else ""
             return f"uvicorn did not start on 127.0.0.1:{port} {err}".strip()
         plugin_target = f"/api/v1/p/{min(ps.enabled)}/ping?unit={TOWNSHIP.code}"
+        auth = f"Authorization: Bearer {token}"
         healthz, plugin_route = (
             Stat(samples)
-            for samples in http_latencies(port, ["/healthz", plugin_target], HTTP_REQUESTS)
+            for samples in http_latencies(
+                port, ["/healthz", plugin_target], HTTP_REQUESTS, headers=["", auth]
+            )
         )
         rows = [
             Row(
@@ -720,8 +743,11 @@ def bench_http(ps: PluginSet, db_path: Path, guard: Stat, amortised: Stat) -> li
             return rows
         runs: dict[str, list[tuple[float, float]]] = {"healthz": [], "plugin": []}
         for _ in range(WRK_RUNS):
-            for key, target in (("healthz", "/healthz"), ("plugin", plugin_target)):
-                result = run_wrk(f"http://127.0.0.1:{port}{target}")
+            for key, target, header in (
+                ("healthz", "/healthz", None),
+                ("plugin", plugin_target, auth),
+            ):
+                result = run_wrk(f"http://127.0.0.1:{port}{target}", header)
                 assert result is not None
                 runs[key].append(result)
         service = {key: Stat([1e9 / rps for rps, _ in got]) for key, got in runs.items()}
@@ -808,7 +834,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.no_http:
             print("\n3. HTTP: skipped (--no-http)")
         else:
-            http = bench_http(ps, db_path, guard, amortised)
+            http = bench_http(ps, db_path, guard, amortised, app.state.bench_token)
             if isinstance(http, str):
                 print(f"\n3. HTTP: skipped ({http})")
             else:
