@@ -276,3 +276,89 @@ def test_role_grants_are_audited(sanmin, role: str) -> None:
     with Session(sanmin.engine) as session:
         grants = session.exec(select(AuditEntry).where(AuditEntry.action == "role.grant")).all()
     assert any(g.after == {"role": role, "unit": unit} for g in grants)
+
+
+def test_concurrent_wrong_passwords_get_no_more_guesses_than_the_limit(sanmin) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    sanmin.account("township_admin", sanmin.township(), "race-target")
+    barrier = threading.Barrier(8)
+
+    def attempt(_: int) -> int:
+        barrier.wait()
+        return sanmin.anonymous.post(
+            "/api/v1/auth/token", data={"username": "race-target", "password": "wrong-password"}
+        ).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(attempt, range(24)))
+    assert set(codes) <= {401, 429}  # never a 500
+    with Session(sanmin.engine) as session:
+        checked = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "auth.login_failed")
+        ).all()
+    assert len(checked) <= ACCOUNT_LOCK_AFTER  # each verified guess is a failed-login entry
+    assert codes.count(429) >= 24 - ACCOUNT_LOCK_AFTER
+
+
+def test_unknown_usernames_are_masked_and_known_ones_filed_under_their_unit(sanmin) -> None:
+    township = sanmin.township()
+    sanmin.account("township_admin", township, "known-user")
+    for name in ("known-user", "my-secret-password"):
+        sanmin.anonymous.post("/api/v1/auth/token", data={"username": name, "password": "x" * 12})
+    with Session(sanmin.engine) as session:
+        entries = session.exec(
+            select(AuditEntry)
+            .where(AuditEntry.action == "auth.login_failed")
+            .order_by(col(AuditEntry.id))
+        ).all()
+    assert [(e.actor, e.unit_code) for e in entries] == [
+        ("login:known-user", township.code),
+        ("login:my***", None),
+    ]
+
+
+def test_a_non_bearer_authorization_header_never_falls_back_to_the_cookie(sanmin) -> None:
+    sanmin.account("township_admin", sanmin.township(), "basic-user")
+    browser = sanmin.anonymous
+    csrf = login_form(browser)
+    browser.post(
+        "/login",
+        data={"username": "basic-user", "password": TEST_PASSWORD, "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert browser.get("/api/v1/auth/me").status_code == 200
+    basic = browser.get("/api/v1/auth/me", headers={"Authorization": "Basic eDp4"})
+    assert basic.status_code == 401
+    write = browser.post(
+        "/api/v1/auth/password",
+        headers={"Authorization": "Basic eDp4"},
+        json={"current_password": TEST_PASSWORD, "new_password": "x" * 12},
+    )
+    assert write.status_code in (401, 403)
+
+
+def test_a_password_change_in_the_browser_replaces_the_session(sanmin) -> None:
+    sanmin.account("township_admin", sanmin.township(), "rotating")
+    browser = sanmin.anonymous
+    csrf = login_form(browser)
+    browser.post(
+        "/login",
+        data={"username": "rotating", "password": TEST_PASSWORD, "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    old_cookie = browser.cookies.get("sanmin_session")
+    changed = browser.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf,
+            "current_password": TEST_PASSWORD,
+            "new_password": "another-long-password",
+        },
+    )
+    assert changed.status_code == 200 and "密码已修改" in changed.text
+    assert browser.cookies.get("sanmin_session") != old_cookie
+    assert browser.get("/api/v1/auth/me").status_code == 200  # the new session works
+    thief = type(browser)(sanmin.app, cookies={"sanmin_session": old_cookie})
+    assert thief.get("/api/v1/auth/me").status_code == 401  # the old one does not

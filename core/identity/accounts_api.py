@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import AfterValidator
 from sqlmodel import Session
 
 from core.identity import accounts_service as rules
@@ -20,6 +21,7 @@ from core.identity.accounts_service import (
     NewRole,
 )
 from core.identity.web import access_catalog, require_permission
+from core.web.inputs import Offset, RowId, no_nul
 
 api = APIRouter(prefix="/accounts")  # tagged "accounts" where it is mounted
 
@@ -38,11 +40,17 @@ def list_accounts(
     actor: Reader,
     access: Access,
     under: str | None = Query(None, description="在此单位及其下级有角色 / a role in this subtree"),
-    role: str | None = Query(None, description="持有此角色 / holding this role"),
+    role: Annotated[
+        str | None, Query(description="持有此角色 / holding this role"), AfterValidator(no_nul)
+    ] = None,
     active: bool | None = Query(None, description="启用或停用 / active or not"),
-    q: str | None = Query(None, max_length=64, description="用户名前缀 / username prefix"),
+    q: Annotated[
+        str | None,
+        Query(max_length=64, description="用户名前缀 / username prefix"),
+        AfterValidator(no_nul),
+    ] = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> list[AccountOut]:
     with _session(request) as session:
         return rules.list_accounts(
@@ -59,7 +67,7 @@ def list_accounts(
 
 
 @api.get("/{account_id}", summary="账号详情 / one account", response_model=AccountOut)
-def get_account(request: Request, account_id: int, actor: Reader, access: Access) -> AccountOut:
+def get_account(request: Request, account_id: RowId, actor: Reader, access: Access) -> AccountOut:
     with _session(request) as session:
         account = rules.visible_account(session, actor, access, account_id)
         return rules.account_view(session, actor, access, account)
@@ -87,7 +95,7 @@ def create_account(
     status_code=201,
 )
 def grant_role(
-    request: Request, account_id: int, body: NewRole, actor: Manager, access: Access
+    request: Request, account_id: RowId, body: NewRole, actor: Manager, access: Access
 ) -> AccountRoleOut:
     with _session(request) as session:
         granted = rules.grant(session, actor, access, account_id, body)
@@ -101,7 +109,7 @@ def grant_role(
     status_code=204,
 )
 def revoke_role(
-    request: Request, account_id: int, assignment_id: int, actor: Manager, access: Access
+    request: Request, account_id: RowId, assignment_id: RowId, actor: Manager, access: Access
 ) -> Response:
     with _session(request) as session:
         rules.revoke(session, actor, access, account_id, assignment_id)
@@ -123,12 +131,12 @@ def _set_active(
     summary="停用账号，其令牌立即失效 / deactivate; its tokens stop working at once",
     response_model=AccountOut,
 )
-def deactivate(request: Request, account_id: int, actor: Manager, access: Access) -> AccountOut:
+def deactivate(request: Request, account_id: RowId, actor: Manager, access: Access) -> AccountOut:
     return _set_active(request, account_id, actor, access, False)
 
 
 @api.post(
     "/{account_id}/activate", summary="重新启用账号 / activate again", response_model=AccountOut
 )
-def activate(request: Request, account_id: int, actor: Manager, access: Access) -> AccountOut:
+def activate(request: Request, account_id: RowId, actor: Manager, access: Access) -> AccountOut:
     return _set_active(request, account_id, actor, access, True)

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +17,7 @@ from core.identity import accounts_service as rules
 from core.identity.access import AccessCatalog, Actor
 from core.identity.accounts_service import MANAGE, READ, AccountOut, NewAccount, NewRole
 from core.identity.web import require_permission
+from core.web.inputs import Offset, RowId, no_nul
 from core.web.render import render
 
 pages = APIRouter(prefix="/admin/accounts")
@@ -56,11 +57,11 @@ def _validation_message(exc: ValidationError) -> str:
 async def accounts_page(
     request: Request,
     actor: Reader,
-    q: Annotated[str, Query(max_length=64)] = "",
-    role: Annotated[str, Query(max_length=64)] = "",
-    under: Annotated[str, Query(max_length=15)] = "",
+    q: Annotated[str, Query(max_length=64), AfterValidator(no_nul)] = "",
+    role: Annotated[str, Query(max_length=64), AfterValidator(no_nul)] = "",
+    under: Annotated[str, Query(max_length=15), AfterValidator(no_nul)] = "",
     active: Annotated[str, Query(pattern="^(|0|1)$")] = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     access = _access(request)
     filters = {"q": q, "role": role, "under": under, "active": active}
@@ -176,8 +177,7 @@ def _detail_context(request: Request, actor: Actor, account_id: int) -> dict[str
         view = rules.account_view(session, actor, access, account)
     own = actor.kind == "account" and actor.id == view.id
     allowed = {
-        r.id: r.role not in access.roles
-        or not rules.missing_permissions(actor, access, r.role, r.unit_code)
+        r.id: r.role not in access.roles or rules.may_hand_out(actor, access, r.role, r.unit_code)
         for r in view.roles
     }
     only_role = len(view.roles) + view.roles_elsewhere <= 1
@@ -213,7 +213,7 @@ async def _detail(
 
 
 @pages.get("/{account_id}", response_class=HTMLResponse)
-async def account_page(request: Request, account_id: int, actor: Reader) -> Response:
+async def account_page(request: Request, account_id: RowId, actor: Reader) -> Response:
     return await _detail(request, actor, account_id)
 
 
@@ -250,7 +250,7 @@ async def _act(
 @pages.post("/{account_id}/roles", response_class=HTMLResponse)
 async def grant_submit(
     request: Request,
-    account_id: int,
+    account_id: RowId,
     actor: Manager,
     role: Annotated[str, Form()] = "",
     unit_code: Annotated[str, Form()] = "",
@@ -274,7 +274,7 @@ async def grant_submit(
 
 @pages.post("/{account_id}/roles/{assignment_id}/revoke", response_class=HTMLResponse)
 async def revoke_submit(
-    request: Request, account_id: int, assignment_id: int, actor: Manager
+    request: Request, account_id: RowId, assignment_id: RowId, actor: Manager
 ) -> Response:
     return await _act(
         request,
@@ -286,7 +286,7 @@ async def revoke_submit(
 
 
 @pages.post("/{account_id}/deactivate", response_class=HTMLResponse)
-async def deactivate_submit(request: Request, account_id: int, actor: Manager) -> Response:
+async def deactivate_submit(request: Request, account_id: RowId, actor: Manager) -> Response:
     return await _act(
         request,
         actor,
@@ -297,7 +297,7 @@ async def deactivate_submit(request: Request, account_id: int, actor: Manager) -
 
 
 @pages.post("/{account_id}/activate", response_class=HTMLResponse)
-async def activate_submit(request: Request, account_id: int, actor: Manager) -> Response:
+async def activate_submit(request: Request, account_id: RowId, actor: Manager) -> Response:
     return await _act(
         request,
         actor,

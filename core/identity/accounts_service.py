@@ -7,9 +7,13 @@
   (``roles_elsewhere``), so nothing of the next township is disclosed.
 * **Granting** (or revoking) role R at unit U needs ``accounts.manage`` at U and every
   permission of R at U: nobody hands out more than they hold (:func:`check_grantable`).
+  ``system_admin`` (:data:`HOLDER_ONLY`) is handed out only by an actor holding it itself:
+  a city admin holds every core permission too, but must not appoint system administrators.
 * **Deactivating** (or activating) an account needs that for every one of its roles, and
   is never allowed on oneself. Revoking one's own role or an account's last role is refused
   too: the first locks administrators out, the second leaves an account no one can see.
+  The last-role rule holds under concurrency: :func:`revoke` locks the account row and
+  deletes with a condition on the count in the same statement (:func:`delete_unless_last`).
 
 Every function raises :class:`HTTPException` with a message that starts with the field it
 is about; the caller commits only when nothing was raised. The changes themselves go through
@@ -22,10 +26,12 @@ from datetime import datetime
 
 from fastapi import HTTPException
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Exists, func, not_
+from sqlalchemy import ColumnElement, Exists, delete, func, not_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from core.audit.service import record
 from core.identity.access import AccessCatalog, AccessError, Actor, scope_clause
 from core.identity.models import Account, RoleAssignment
 from core.identity.secrets import PasswordPolicyError
@@ -33,16 +39,18 @@ from core.identity.service import (
     IdentityError,
     create_account,
     grant_role,
-    revoke_role,
     roles_of,
     set_active,
 )
 from core.units.codes import UnitCodeError, parse_code, path_upper_bound
 from core.units.models import Unit
+from core.web.inputs import Text
 
 READ = "accounts.read"
 MANAGE = "accounts.manage"
 NOT_FOUND = "账号不存在或不在您的范围内 / no such account in your scope"
+# Roles only an actor holding them may grant, revoke, or (de)activate an account holding.
+HOLDER_ONLY = frozenset({"system_admin"})
 
 
 class AccountRoleOut(BaseModel):
@@ -68,16 +76,16 @@ class AccountOut(BaseModel):
 
 
 class NewAccount(BaseModel):
-    username: str = Field(max_length=64, description="3–64 位小写字母、数字或 . _ -")
+    username: Text = Field(max_length=64, description="3–64 位小写字母、数字或 . _ -")
     password: str = Field(max_length=256, description="至少 10 位，不含用户名")
-    display_name: str = Field("", max_length=100, description="显示名，如姓名")
-    role: str = Field(max_length=64, description="角色，如 grid_worker")
-    unit_code: str = Field(max_length=15, description="角色所在单位代码")
+    display_name: Text = Field("", max_length=100, description="显示名，如姓名")
+    role: Text = Field(max_length=64, description="角色，如 grid_worker")
+    unit_code: Text = Field(max_length=15, description="角色所在单位代码")
 
 
 class NewRole(BaseModel):
-    role: str = Field(max_length=64, description="角色，如 grid_worker")
-    unit_code: str = Field(max_length=15, description="角色所在单位代码")
+    role: Text = Field(max_length=64, description="角色，如 grid_worker")
+    unit_code: Text = Field(max_length=15, description="角色所在单位代码")
 
 
 # -- seeing --------------------------------------------------------------------------------
@@ -243,13 +251,25 @@ def missing_permissions(
     return [p for p in dict.fromkeys(wanted) if not actor.role_allows(access, p, unit_code)]
 
 
+def lacks_holder_role(actor: Actor, role: str) -> bool:
+    """Whether ``role`` is one only its holders hand out and ``actor`` does not hold it."""
+    return role in HOLDER_ONLY and not any(r.role == role for r in actor.roles)
+
+
+def may_hand_out(actor: Actor, access: AccessCatalog, role: str, unit_code: str) -> bool:
+    """Whether ``actor`` may grant or revoke ``role`` at ``unit_code`` (level aside)."""
+    return not lacks_holder_role(actor, role) and not missing_permissions(
+        actor, access, role, unit_code
+    )
+
+
 def grantable_roles(actor: Actor, access: AccessCatalog) -> list[str]:
     """Roles the actor may hand out at one of its own units at least (for the pages' selects)."""
     units = [r.unit_code for r in actor.roles]
     return [
         name
         for name in access.roles
-        if any(not missing_permissions(actor, access, name, code) for code in units)
+        if any(may_hand_out(actor, access, name, code) for code in units)
     ]
 
 
@@ -259,6 +279,13 @@ def check_grantable(actor: Actor, access: AccessCatalog, role: str, unit: Unit) 
         access.check_assignable(role, unit.code)
     except AccessError as exc:
         raise HTTPException(422, f"role: {exc}") from None
+    if lacks_holder_role(actor, role):
+        title = access.roles[role].title
+        raise HTTPException(
+            403,
+            f"role: 只有{title}才能授予或撤销角色 {title}（{role}）/ only a holder of role "
+            f"{role!r} may grant or revoke it",
+        )
     missing = missing_permissions(actor, access, role, unit.code)
     if missing:
         title = access.roles[role].title
@@ -321,9 +348,42 @@ def grant(
     )
 
 
+def lock_account(session: Session, account_id: int) -> None:
+    """Lock the account's row until the transaction ends (``SELECT … FOR UPDATE``), so that
+    changes to its roles are serialized. SQLite ignores the clause: it has a single writer,
+    and :func:`delete_unless_last` is one statement."""
+    session.exec(select(Account.id).where(col(Account.id) == account_id).with_for_update()).first()
+
+
+def delete_unless_last(session: Session, assignment: RoleAssignment) -> bool:
+    """Delete the assignment unless it is its account's only one, in ONE statement::
+
+        DELETE FROM role_assignment WHERE id = :id
+          AND (SELECT count(*) FROM role_assignment WHERE account_id = :account) > 1
+
+    so that two concurrent revokes cannot each see the other's role and remove both.
+    Returns whether a row was deleted."""
+    held = aliased(RoleAssignment)
+    count = (
+        select(func.count())
+        .select_from(held)
+        .where(col(held.account_id) == assignment.account_id)
+        .scalar_subquery()
+    )
+    statement = (
+        delete(RoleAssignment)
+        .where(col(RoleAssignment.id) == assignment.id, count > 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.expunge(assignment)
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+
+
 def revoke(
     session: Session, actor: Actor, access: AccessCatalog, account_id: int, assignment_id: int
 ) -> None:
+    """Revoke one role of a visible account; 409 when it is the account's last one."""
+    lock_account(session, account_id)
     account = visible_account(session, actor, access, account_id)
     assignment = session.exec(
         select(RoleAssignment).where(
@@ -345,16 +405,23 @@ def revoke(
             f"assignment_id: 您在 {assignment.unit_code} 没有 {MANAGE} 权限 / "
             f"permission {MANAGE!r} required at {assignment.unit_code}",
         )
-    held = session.exec(
-        select(func.count()).where(col(RoleAssignment.account_id) == account.id)
-    ).one()
-    if held <= 1:
+    if not delete_unless_last(session, assignment):
+        if session.get(RoleAssignment, assignment_id) is None:  # revoked meanwhile
+            raise HTTPException(404, "assignment_id: 该账号没有此角色 / no such role assignment")
         raise HTTPException(
             409,
             "assignment_id: 这是该账号唯一的角色，请改为停用账号 / the account's only role: "
             "deactivate the account instead",
         )
-    revoke_role(session, assignment, by=actor.label)
+    record(  # as core.identity.service.revoke_role records it
+        session,
+        actor=actor.label,
+        action="role.revoke",
+        target_type="account",
+        target_id=str(assignment.account_id),
+        unit_code=assignment.unit_code,
+        before={"role": assignment.role, "unit": assignment.unit_code},
+    )
 
 
 def change_active(
@@ -372,7 +439,7 @@ def change_active(
     ).first()
     if outside is None:  # every role is where the actor manages: now the permissions
         for assignment in roles_of(session, account.id):  # type: ignore[arg-type]
-            if assignment.role in access.roles and missing_permissions(
+            if assignment.role in access.roles and not may_hand_out(
                 actor, access, assignment.role, assignment.unit_code
             ):
                 outside = assignment.id

@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -69,10 +68,16 @@ class TokenOut(BaseModel):
 
 
 @api.post("/token", summary="用户名密码换取令牌 / OAuth2 password grant", response_model=TokenOut)
-def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
+def token(
+    request: Request,
+    username: Annotated[str, Form(max_length=64, description="用户名")],
+    password: Annotated[str, Form(max_length=256, description="密码")],
+    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+) -> TokenOut:
+    """OAuth2 password grant (the form of ``OAuth2PasswordRequestForm``, with bounds)."""
     with Session(request.app.state.kernel.engine) as session:
         try:
-            account = authenticate(session, form.username, form.password, client_address(request))
+            account = authenticate(session, username, password, client_address(request))
         except LoginRefused as refused:
             session.commit()  # the failure counts and its audit row stay
             raise login_response(refused) from None
@@ -132,7 +137,10 @@ class PasswordChange(BaseModel):
     new_password: str = Field(description="新密码，至少 10 位")
 
 
-def _change_password(request: Request, actor: Actor, current: str, new: str) -> None:
+def _change_password(request: Request, actor: Actor, current: str, new: str) -> str | None:
+    """Change the password; every other token ends. A bearer token in use is kept; a
+    browser session is replaced (a stolen cookie must not outlive the change): the new
+    session token is returned."""
     if actor.kind != "account":
         raise HTTPException(400, "API key 没有密码 / API keys have no password")
     with Session(request.app.state.kernel.engine) as session:
@@ -142,16 +150,13 @@ def _change_password(request: Request, actor: Actor, current: str, new: str) -> 
         keep = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
         try:
             change_password(
-                session,
-                account,
-                current=current,
-                new=new,
-                by=actor.label,
-                keep_token=keep or session_token(request),
+                session, account, current=current, new=new, by=actor.label, keep_token=keep
             )
         except (IdentityError, PasswordPolicyError) as exc:
             raise HTTPException(422, str(exc)) from None
+        fresh = None if keep else issue_token(session, account, "session", client_address(request))
         session.commit()
+        return fresh
 
 
 @api.post("/password", summary="修改密码 / change password", status_code=204)
@@ -213,6 +218,12 @@ async def login_submit(
             status_code=429 if refused.locked_until else 401,
         )
     response = RedirectResponse(safe_next(next), status_code=303)
+    set_session_cookie(request, response, raw)
+    return response
+
+
+def set_session_cookie(request: Request, response: Response, raw: str) -> None:
+    """The signed, HttpOnly, SameSite session cookie holding session token ``raw``."""
     response.set_cookie(
         SESSION_COOKIE,
         request.app.state.kernel.signer.dumps({"t": raw}),
@@ -221,7 +232,6 @@ async def login_submit(
         secure=request.url.scheme == "https",
         max_age=int(TOKEN_TTL["session"].total_seconds()),
     )
-    return response
 
 
 @pages.post("/logout")
@@ -251,7 +261,9 @@ async def password_submit(
     new_password: Annotated[str, Form(max_length=256)],
 ) -> Response:
     try:
-        await run_in_threadpool(_change_password, request, actor, current_password, new_password)
+        fresh = await run_in_threadpool(
+            _change_password, request, actor, current_password, new_password
+        )
     except HTTPException as exc:
         return await render(
             request,
@@ -259,7 +271,10 @@ async def password_submit(
             {"error": exc.detail, "done": False},
             status_code=exc.status_code,
         )
-    return await render(request, "core/password.html", {"error": None, "done": True})
+    response = await render(request, "core/password.html", {"error": None, "done": True})
+    if fresh is not None:
+        set_session_cookie(request, response, fresh)
+    return response
 
 
 @hookimpl

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.audit.service import record
@@ -27,8 +28,11 @@ from core.units.service import UnitNotFound, get_unit
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
 ACCOUNT_LOCK_AFTER = 10  # consecutive failures for one account
-ADDRESS_LOCK_AFTER = 50  # for one address: higher, a township office shares one address
+ADDRESS_LOCK_AFTER = 100  # for one address: higher, a township office shares one address
 LOCK_FOR = timedelta(minutes=15)
+WRONG_CREDENTIALS = (
+    "用户名或密码错误，或账号已停用 / wrong username or password, or the account is inactive"
+)
 TOKEN_TTL = {"bearer": timedelta(hours=12), "session": timedelta(hours=8)}
 
 
@@ -230,56 +234,125 @@ def actor_for(session: Session, account: Account) -> Actor:
 # -- logins and throttling -----------------------------------------------------------------
 
 
-def _throttle(session: Session, key: str) -> LoginThrottle:
-    found = session.get(LoginThrottle, key)
-    if found is None:
-        found = LoginThrottle(key=key)
-        session.add(found)
-    return found
+def count_attempt(session: Session, key: str) -> int:
+    """Count one login attempt for ``key`` atomically, commit it, and return the count.
+
+    Counting before the (slow) password check and committing at once means that concurrent
+    attempts see each other: no more than the limit are ever checked, whatever the
+    number of workers. A concurrent first insert is retried as an update.
+    """
+    now = utcnow()
+    bump = (
+        update(LoginThrottle)
+        .where(col(LoginThrottle.key) == key)
+        .values(failures=LoginThrottle.failures + 1, last_failure_at=now)
+    )
+    if session.execute(bump).rowcount == 0:  # type: ignore[attr-defined]
+        try:
+            with session.begin_nested():
+                session.add(LoginThrottle(key=key, failures=1, last_failure_at=now))
+        except IntegrityError:
+            session.execute(bump)
+    count = session.execute(
+        select(LoginThrottle.failures).where(col(LoginThrottle.key) == key)
+    ).scalar_one()
+    session.commit()
+    return count
+
+
+def _locked_until(session: Session, keys: list[str]) -> datetime | None:
+    """The latest running lock on ``keys``; an expired lock starts the count afresh."""
+    now = utcnow()
+    session.execute(
+        update(LoginThrottle)
+        .where(col(LoginThrottle.key).in_(keys), col(LoginThrottle.locked_until) <= now)
+        .values(failures=0, locked_until=None)
+    )
+    until = (
+        session.execute(
+            select(LoginThrottle.locked_until).where(
+                col(LoginThrottle.key).in_(keys), col(LoginThrottle.locked_until) > now
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return max(until) if until else None
+
+
+def masked(username: str) -> str:
+    """An unknown username as the audit log keeps it: it may be a password typed in the
+    wrong field, so only its first two characters are kept."""
+    return username[:2] + "***"
 
 
 def authenticate(session: Session, username: str, password: str, address: str | None) -> Account:
-    """Check credentials with throttling; failures are counted and audited either way.
+    """Check credentials with throttling; every attempt is counted and audited.
+
+    Consecutive failures lock an account after :data:`ACCOUNT_LOCK_AFTER` and an address
+    after :data:`ADDRESS_LOCK_AFTER`, for :data:`LOCK_FOR`. Entries about an existing
+    account are filed under its home unit (so its administrators see them); an unknown
+    username is kept masked. Commits the attempt's count; the caller commits the rest.
 
     :raises LoginRefused: with a message that does not reveal whether the username exists,
         except for a lock, which says until when.
     """
-    now = utcnow()
     username = username.strip().lower()
-    keys = [f"account:{username}"] + ([f"address:{address}"] if address else [])
-    for key in keys:
-        throttle = session.get(LoginThrottle, key)
-        if throttle and throttle.locked_until and throttle.locked_until > now:
-            record(
-                session,
-                actor=f"login:{username}",
-                action="auth.login_locked",
-                target_type="account",
-                target_id=username,
-                source=address,
-            )
-            raise LoginRefused(
-                f"登录失败次数过多，已锁定至 {throttle.locked_until:%H:%M} (UTC) / too many failed "
-                "logins: locked",
-                throttle.locked_until,
-            )
+    if "\x00" in username or "\x00" in password or len(username) > 64:
+        raise LoginRefused(WRONG_CREDENTIALS)  # no such account can exist; nothing to count
     account = session.exec(select(Account).where(Account.username == username)).first()
-    valid = verify_password(account.password_hash if account else dummy_hash(), password)
-    if account is None or not valid or not account.active:
-        locked_until = None
-        for key, limit in zip(keys, (ACCOUNT_LOCK_AFTER, ADDRESS_LOCK_AFTER), strict=False):
-            throttle = _throttle(session, key)
-            throttle.failures += 1
-            throttle.last_failure_at = now
-            if throttle.failures >= limit:
-                throttle.locked_until = locked_until = now + LOCK_FOR
-                throttle.failures = 0
+    who = f"login:{username}" if account else f"login:{masked(username)}"
+    where = home_unit(session, account.id) if account else None  # type: ignore[arg-type]
+    keys = [f"account:{username}"] + ([f"address:{address}"] if address else [])
+    limits = (ACCOUNT_LOCK_AFTER, ADDRESS_LOCK_AFTER)
+
+    def refuse_locked(until: datetime) -> LoginRefused:
         record(
             session,
-            actor=f"login:{username}",
+            actor=who,
+            action="auth.login_locked",
+            target_type="account",
+            target_id=who.removeprefix("login:"),
+            unit_code=where,
+            source=address,
+            after={"locked_until": until.isoformat()},
+        )
+        return LoginRefused(
+            f"登录失败次数过多，已锁定至 {until:%H:%M} (UTC) / too many failed logins: locked",
+            until,
+        )
+
+    if (until := _locked_until(session, keys)) is not None:
+        raise refuse_locked(until)
+    counts = [count_attempt(session, key) for key in keys]
+    over = [key for key, count, limit in zip(keys, counts, limits, strict=False) if count > limit]
+    if over:  # other attempts in flight used up the allowance: lock without checking
+        until = utcnow() + LOCK_FOR
+        session.execute(
+            update(LoginThrottle)
+            .where(col(LoginThrottle.key).in_(over))
+            .values(locked_until=until)
+        )
+        raise refuse_locked(until)
+    valid = verify_password(account.password_hash if account else dummy_hash(), password)
+    if account is None or not valid or not account.active:
+        reached = [
+            key for key, count, limit in zip(keys, counts, limits, strict=False) if count >= limit
+        ]
+        locked_until = utcnow() + LOCK_FOR if reached else None
+        if reached:
+            session.execute(
+                update(LoginThrottle)
+                .where(col(LoginThrottle.key).in_(reached))
+                .values(locked_until=locked_until)
+            )
+        record(
+            session,
+            actor=who,
             action="auth.login_failed",
             target_type="account",
-            target_id=username,
+            target_id=who.removeprefix("login:"),
+            unit_code=where,
             source=address,
             after={"locked_until": locked_until.isoformat() if locked_until else None},
         )
@@ -289,19 +362,22 @@ def authenticate(session: Session, username: str, password: str, address: str | 
                 "locked for 15 minutes",
                 locked_until,
             )
-        raise LoginRefused(
-            "用户名或密码错误，或账号已停用 / wrong username or password, or the "
-            "account is inactive"
+        raise LoginRefused(WRONG_CREDENTIALS)
+    # A success clears the account's count and gives the address its attempt back.
+    session.execute(delete(LoginThrottle).where(col(LoginThrottle.key) == keys[0]))
+    if len(keys) > 1:
+        session.execute(
+            update(LoginThrottle)
+            .where(col(LoginThrottle.key) == keys[1], col(LoginThrottle.failures) > 0)
+            .values(failures=LoginThrottle.failures - 1)
         )
-    account_throttle = session.get(LoginThrottle, keys[0])
-    if account_throttle is not None:
-        session.delete(account_throttle)
     record(
         session,
         actor=f"account:{username}",
         action="auth.login",
         target_type="account",
         target_id=str(account.id),
+        unit_code=where,
         source=address,
     )
     return account

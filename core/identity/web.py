@@ -89,8 +89,9 @@ def resolve_actor(request: Request) -> Actor | None:
     authorization = request.headers.get("authorization", "")
     api_key = request.headers.get("x-api-key")
     with Session(engine) as session:
-        if authorization.lower().startswith("bearer "):
-            actor = actor_from_token(session, authorization[7:].strip(), ("bearer",))
+        if authorization:  # never fall back to the cookie when a header was sent
+            if authorization.lower().startswith("bearer "):
+                actor = actor_from_token(session, authorization[7:].strip(), ("bearer",))
         elif api_key:
             actor = actor_from_api_key(session, api_key.strip())
         elif (token := session_token(request)) is not None:
@@ -164,8 +165,9 @@ async def csrf_protect(request: Request) -> None:
     """
     if request.method not in UNSAFE_METHODS:
         return
-    if request.headers.get("authorization") or request.headers.get("x-api-key"):
-        return
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer ") or request.headers.get("x-api-key"):
+        return  # authenticated by the header (or refused), never by the cookie
     if SESSION_COOKIE not in request.cookies and CSRF_COOKIE not in request.cookies:
         return
     cookie = request.cookies.get(CSRF_COOKIE, "")
