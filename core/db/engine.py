@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
@@ -51,7 +51,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: a session on the application's engine, closed after the request."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """FastAPI dependency: a session on the application's engine, closed after the request.
+
+    ``async`` on purpose: making a session does no I/O (a connection is taken when the
+    first query runs, in the endpoint's thread), and a sync generator dependency would
+    cost two threadpool hops per request (docs/benchmarks.md).
+    """
     with Session(request.app.state.kernel.engine) as session:
         yield session

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -329,9 +329,7 @@ def authenticate(session: Session, username: str, password: str, address: str | 
     if over:  # other attempts in flight used up the allowance: lock without checking
         until = utcnow() + LOCK_FOR
         session.execute(
-            update(LoginThrottle)
-            .where(col(LoginThrottle.key).in_(over))
-            .values(locked_until=until)
+            update(LoginThrottle).where(col(LoginThrottle.key).in_(over)).values(locked_until=until)
         )
         raise refuse_locked(until)
     valid = verify_password(account.password_hash if account else dummy_hash(), password)
@@ -427,21 +425,45 @@ def revoke_all_tokens(session: Session, account_id: int, keep: str | None = None
     session.execute(query.values(revoked_at=utcnow()))
 
 
+_ACTOR_BY_TOKEN = (
+    select(
+        col(Account.id),
+        col(Account.username),
+        col(Account.display_name),
+        col(Account.person_id),
+        col(RoleAssignment.role),
+        col(RoleAssignment.unit_code),
+    )
+    .select_from(AuthToken)
+    .join(Account, col(AuthToken.account_id) == col(Account.id))
+    .outerjoin(RoleAssignment, col(RoleAssignment.account_id) == col(Account.id))
+    .where(
+        col(AuthToken.token_hash) == bindparam("digest"),
+        col(AuthToken.kind).in_(bindparam("kinds", expanding=True)),
+        col(AuthToken.revoked_at).is_(None),
+        col(AuthToken.expires_at) > bindparam("now"),
+        col(Account.active).is_(True),
+    )
+    .order_by(col(RoleAssignment.id))
+)
+
+
 def actor_from_token(session: Session, raw: str, kinds: tuple[str, ...]) -> Actor | None:
-    """The actor behind a live token of one of ``kinds``, or ``None``. One indexed query,
-    plus one for the roles; an inactive account or a revoked or expired token gives ``None``."""
-    row = session.exec(
-        select(Account)
-        .join(AuthToken, col(AuthToken.account_id) == col(Account.id))
-        .where(
-            col(AuthToken.token_hash) == digest(raw),
-            col(AuthToken.kind).in_(kinds),
-            col(AuthToken.revoked_at).is_(None),
-            col(AuthToken.expires_at) > utcnow(),
-            col(Account.active).is_(True),
-        )
-    ).first()
-    return actor_for(session, row) if row is not None else None
+    """The actor behind a live token of one of ``kinds``, or ``None``.
+
+    One indexed query (token, account and roles together; it runs on every authenticated
+    request); an inactive account or a revoked or expired token gives ``None``.
+    """
+    rows = session.execute(
+        _ACTOR_BY_TOKEN, {"digest": digest(raw), "kinds": list(kinds), "now": utcnow()}
+    ).all()
+    if not rows:
+        return None
+    account_id, username, display_name, person_id = rows[0][:4]
+    roles = tuple(role_at(role, unit) for *_, role, unit in rows if role is not None)
+    return Actor(
+        "account", account_id, username, roles, person_id=person_id, display_name=display_name
+    )
 
 
 def create_api_key(

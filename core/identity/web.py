@@ -129,7 +129,7 @@ def require_permission(permission: str) -> Callable[[Request], Actor]:
     return dependency
 
 
-def access_catalog(request: Request) -> AccessCatalog:
+async def access_catalog(request: Request) -> AccessCatalog:
     """Dependency: the installation's roles and permissions."""
     return request.app.state.kernel.access
 

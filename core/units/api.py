@@ -12,6 +12,7 @@ from core.identity.web import access_catalog, require_permission
 from core.units.codes import Level
 from core.units.models import Unit
 from core.units.service import children, get_unit, list_units
+from core.web.inputs import Offset
 
 router = APIRouter(prefix="/units")
 
@@ -43,7 +44,7 @@ def list_units_api(
     under: str | None = Query(None, description="只列出此单位及其下级 / subtree of this code"),
     level: Level | None = Query(None, description="只列出此层级 / only this level"),
     limit: int = Query(500, ge=1, le=5000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
     session: Session = Depends(get_session),
     actor: Actor = Depends(require_permission("units.read")),
     access: AccessCatalog = Depends(access_catalog),
@@ -64,5 +65,7 @@ def get_unit_api(
     unit = get_unit(session, unit_code, visible=visible)
     return UnitDetail(
         **UnitOut.of(unit).model_dump(),
-        children=[UnitOut.of(c) for c in children(session, unit.code, visible=visible)],
+        children=[]
+        if Level(unit.level) is Level.grid  # a grid has no units below it: no query
+        else [UnitOut.of(c) for c in children(session, unit.code, visible=visible)],
     )
