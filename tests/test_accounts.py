@@ -518,3 +518,96 @@ def test_every_route_answers_404_outside_the_scope(sanmin, method, url, body) ->
         headers=headers,
         **(body or {}),
     )
+
+
+# -- the last role under concurrency ----------------------------------------------------------
+
+
+def test_concurrent_revokes_of_the_last_two_roles_leave_one(units) -> None:  # type: ignore[no-untyped-def]
+    """Two administrators revoke the account's two roles at the same moment: one succeeds,
+    the other answers 409, and the account keeps a role (finding 4 of the review).
+
+    Both requests start together (a barrier), and each DELETE of a role assignment waits a
+    little before it runs, so that without the row lock and the conditional DELETE both
+    requests would have counted two roles before either deleted one."""
+    import threading
+    import time
+
+    from sqlalchemy import event
+
+    sanmin = units
+    target = sanmin.account("volunteer", GRID, "two-roles")
+    with sanmin.session() as session:
+        from core.identity.service import grant_role
+
+        grant_role(
+            session, sanmin.kernel.access, target, role="party_member", unit_code=GRID, by="test"
+        )
+    admin = admin_of(sanmin)
+    ids = [r["id"] for r in admin.get(f"/api/v1/accounts/{target.id}").json()["roles"]]
+    assert len(ids) == 2
+
+    def slow_delete(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("DELETE FROM ROLE_ASSIGNMENT"):
+            time.sleep(0.3)
+
+    barrier = threading.Barrier(2)
+    answers: dict[int, int] = {}
+
+    def revoke(assignment_id: int) -> None:
+        client = TestClient(sanmin.app, raise_server_exceptions=False)
+        client.headers.update(admin.headers)
+        barrier.wait(timeout=10)
+        answer = client.delete(f"/api/v1/accounts/{target.id}/roles/{assignment_id}")
+        answers[assignment_id] = answer.status_code
+
+    event.listen(sanmin.engine, "before_cursor_execute", slow_delete)
+    try:
+        threads = [threading.Thread(target=revoke, args=(i,)) for i in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        event.remove(sanmin.engine, "before_cursor_execute", slow_delete)
+    assert sorted(answers.values()) == [204, 409], answers
+    left = admin.get(f"/api/v1/accounts/{target.id}").json()["roles"]
+    assert len(left) == 1
+    [kept] = [i for i, status in answers.items() if status == 409]
+    assert left[0]["id"] == kept
+    assert len(audit(sanmin, "role.revoke")) == 1
+
+
+# -- system_admin is handed out by system administrators only --------------------------------
+
+
+def test_only_a_system_admin_grants_revokes_or_deactivates_system_admin(units) -> None:
+    sanmin = units
+    city = "330800000000"
+    city_admin = sanmin.client_as("city_admin", city, "quzhou-admin")
+    created = city_admin.post("/api/v1/accounts", json=new_account("mini-sa", "system_admin", city))
+    assert created.status_code == 403, created.text
+    detail = created.json()["detail"]
+    assert detail.startswith("role:") and "system_admin" in detail
+    target = sanmin.account("grid_worker", GRID, "wang-grid")
+    granted = city_admin.post(
+        f"/api/v1/accounts/{target.id}/roles", json={"role": "system_admin", "unit_code": city}
+    )
+    assert granted.status_code == 403 and "system_admin" in granted.json()["detail"]
+    form = city_admin.get("/admin/accounts/new", headers=HTML)
+    assert 'value="city_admin"' in form.text and 'value="system_admin"' not in form.text
+    assert [e for e in audit(sanmin, "role.grant") if e.actor == "account:quzhou-admin"] == []
+
+    # a system administrator may, and the city admin may then neither revoke nor deactivate
+    by_system = sanmin.client.post(
+        f"/api/v1/accounts/{target.id}/roles", json={"role": "system_admin", "unit_code": city}
+    )
+    assert by_system.status_code == 201, by_system.text
+    revoked = city_admin.delete(f"/api/v1/accounts/{target.id}/roles/{by_system.json()['id']}")
+    assert revoked.status_code == 403 and "system_admin" in revoked.json()["detail"]
+    deactivated = city_admin.post(f"/api/v1/accounts/{target.id}/deactivate")
+    assert deactivated.status_code == 403
+    # a system administrator at a city appoints another there
+    city_system = sanmin.client_as("system_admin", city, "quzhou-sa")
+    peer = city_system.post("/api/v1/accounts", json=new_account("second-sa", "system_admin", city))
+    assert peer.status_code == 201, peer.text

@@ -88,6 +88,71 @@ def test_a_county_admin_sees_the_county_but_not_unitless_entries(sanmin) -> None
     assert actions(entries) == set(SEEDED) - {"seed.unitless"}
 
 
+def test_a_city_admin_does_not_see_entries_without_a_unit(sanmin) -> None:
+    """Entries without a unit are the installation's, not any one city's (finding 3)."""
+    seed(sanmin)
+    city = sanmin.client_as("city_admin", "330800000000")
+    assert actions(listed(city, action="seed.")) == set(SEEDED) - {"seed.unitless"}
+    assert all(e["unit_code"] for e in listed(city))
+    page = city.get("/admin/audit", params={"action": "seed."})
+    assert "seed.county" in page.text and "seed.unitless" not in page.text
+    assert "以及不属于任何单位的记录" not in page.text
+    # a system administrator at a city does see them
+    system = sanmin.client_as("system_admin", "330800000000")
+    assert actions(listed(system, action="seed.")) == set(SEEDED)
+    assert "以及不属于任何单位的记录" in system.get("/admin/audit").text
+
+
+def test_logins_of_another_city_and_of_unknown_usernames_stay_hidden_from_a_city_admin(
+    sanmin,
+) -> None:
+    """The review's t13: a city admin must learn nothing of another city's account logins
+    nor of failed logins with unknown usernames (a password typed in the wrong field)."""
+    sanmin.account("county_admin", "330702000000", "jinhua-admin")  # 金华市, another city
+    anonymous = sanmin.anonymous
+    for username, password in (
+        ("jinhua-admin", "My-Secret-typo"),
+        ("My-Real-Password-2026", "x"),
+        ("jinhua-admin", TEST_PASSWORD),
+    ):
+        anonymous.post("/api/v1/auth/token", data={"username": username, "password": password})
+    city = sanmin.client_as("city_admin", "330800000000")
+    seen = listed(city, action="auth.")
+    assert all(e["unit_code"] and e["unit_code"].startswith("3308") for e in seen), seen
+    assert not [e for e in seen if "jinhua" in e["actor"] or e["target_id"].startswith("my")]
+    everything = listed(sanmin.client, action="auth.login_failed")
+    assert any(e["unit_code"] is None for e in everything)  # the unknown username's
+
+
+def test_entries_without_a_unit_need_system_admin_or_a_province_role() -> None:
+    """Who sees entries without a unit, role by role (a plugin may add a province role)."""
+    from core import Role
+    from core.audit.search import sees_unitless
+    from core.identity.access import AccessCatalog, Actor, role_at
+    from core.units.codes import Level
+
+    catalog = AccessCatalog.core()
+    catalog.add(
+        "prov",
+        [Role("prov_auditor", "省审计", frozenset({Level.province}), frozenset({"audit.read"}))],
+    )
+    catalog.add(
+        "prov2",
+        [Role("prov2_viewer", "省查看", frozenset({Level.province}), frozenset({"units.read"}))],
+    )
+
+    def sees(role: str, unit: str) -> bool:
+        actor = Actor(kind="account", id=1, name="x", roles=(role_at(role, unit),))
+        return sees_unitless(actor, catalog)
+
+    assert sees("system_admin", "330000000000") and sees("system_admin", "330800000000")
+    assert sees("prov_auditor", "330000000000")
+    assert not sees("prov2_viewer", "330000000000")  # no audit.read
+    assert not sees("city_admin", "330800000000")
+    assert not sees("county_admin", "330802000000")
+    assert not sees("township_admin", TOWNSHIP_A)
+
+
 def test_the_system_admin_sees_everything_including_entries_without_a_unit(sanmin) -> None:
     seed(sanmin)
     entries = listed(sanmin.client)

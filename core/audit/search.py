@@ -6,10 +6,15 @@ Who sees what (decided in the query, never after loading):
   actor holds ``audit.read`` (:func:`core.identity.access.scope_clause`): a township
   admin sees the entries of their township, its villages and grids, and nothing of the
   next township nor of the county above;
-* an entry without a unit (logins, failed logins, account creation, password changes…)
-  belongs to no subtree, so it is visible only to actors holding ``audit.read`` at a
-  **city or province**: the system administrators and city admins of the installation.
-  A township or county admin does not see them.
+* an entry without a unit belongs to no subtree, so it is visible only to actors holding
+  ``audit.read`` through a ``system_admin`` role (at the province or a city) or at a
+  **province**-level unit (:func:`sees_unitless`). A city admin does not see them, nor
+  does a county or township admin: an installation may serve several cities, and these
+  entries are nobody's in particular. Entries about an existing account (its logins,
+  failed logins, password changes) are filed under the account's home unit by
+  :mod:`core.identity.service`, so its own administrators see them there; what stays
+  without a unit is installation-wide (failed logins of unknown usernames, kept masked,
+  and the like).
 
 Filters (all optional, combined with AND):
 
@@ -21,6 +26,10 @@ Filters (all optional, combined with AND):
 * ``unit``: the unit and everything below it (a unit outside the actor's scope answers
   404, like the unit itself would). Entries without a unit never match it.
 * ``since`` (inclusive) and ``until`` (exclusive): timezone-aware instants.
+
+Every bad value raises :class:`FilterError` naming its field (a 422 on the API, a
+message on the page): malformed or out-of-range times and cursors, over-long text, and
+text holding a NUL character, which PostgreSQL would refuse.
 
 Order is ``at`` descending, then ``id`` descending; pages follow a keyset cursor (the
 last row's ``at`` and ``id``), so a page costs the same however deep it is and rows
@@ -43,9 +52,11 @@ from core.audit.models import AuditEntry
 from core.identity.access import AccessCatalog, Actor, scope_clause
 from core.units.codes import Level, UnitCodeError, parse_code, path_upper_bound
 from core.units.service import OutOfScope
+from core.web.inputs import DB_INT_MAX, NUL_MESSAGE
 
 PERMISSION = "audit.read"
-UNITLESS_LEVELS = frozenset({Level.province, Level.city})
+UNITLESS_ROLES = frozenset({"system_admin"})  # with audit.read, see entries without a unit
+UNITLESS_LEVELS = frozenset({Level.province})  # so does audit.read held at these levels
 # China Standard Time (no daylight saving): how the page reads a time typed without a zone.
 BEIJING = timezone(timedelta(hours=8), "北京时间")
 FIELDS = ("actor", "action", "target_type", "target_id", "unit", "since", "until")
@@ -100,11 +111,16 @@ class Cursor:
 
     @classmethod
     def parse(cls, raw: str) -> Cursor:
-        """:raises FilterError: on ``cursor``."""
+        """:raises FilterError: on ``cursor`` (malformed, or a time no datetime holds)."""
         match = re.fullmatch(r"(-?\d{1,18})-(\d{1,18})", raw.strip())
         if not match:
             raise FilterError([("cursor", "翻页位置无效 / malformed cursor")])
-        at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(match[1]))
+        try:
+            at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(match[1]))
+            if int(match[2]) > DB_INT_MAX:  # the id column is an INTEGER
+                raise ValueError
+        except (OverflowError, ValueError):
+            raise FilterError([("cursor", "翻页位置超出范围 / cursor out of range")]) from None
         return cls(at, int(match[2]))
 
 
@@ -130,7 +146,12 @@ def parse_time(field: str, raw: str, assume: timezone | None = None) -> datetime
                 [(field, "时间须带时区，例如 +08:00 / the time must include its zone, e.g. +08:00")]
             )
         value = value.replace(tzinfo=assume)
-    return value.astimezone(UTC)
+    try:  # 0001-01-01T00:00+14:00 is before year 1 in UTC: no datetime holds it
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise FilterError(
+            [(field, f"时间 {raw!r} 超出范围 / time out of range (years 1–9999 in UTC)")]
+        ) from None
 
 
 def parse_filters(raw: Mapping[str, str | None], assume: timezone | None = None) -> AuditFilters:
@@ -146,6 +167,9 @@ def parse_filters(raw: Mapping[str, str | None], assume: timezone | None = None)
             continue
         if len(text) > MAX_LENGTH.get(name, 64):
             errors.append((name, f"过长，至多 {MAX_LENGTH.get(name, 64)} 个字符 / too long"))
+            continue
+        if "\x00" in text:
+            errors.append((name, NUL_MESSAGE))
             continue
         try:
             if name == "unit":
@@ -170,9 +194,11 @@ def parse_filters(raw: Mapping[str, str | None], assume: timezone | None = None)
 
 
 def sees_unitless(actor: Actor, catalog: AccessCatalog) -> bool:
-    """Whether ``actor`` may see entries without a unit: ``audit.read`` at a city or province."""
+    """Whether ``actor`` may see entries without a unit: ``audit.read`` through a
+    ``system_admin`` role, or at a province-level unit (not a city admin's: see above)."""
     return any(
-        catalog.grants(r.role, PERMISSION) and parse_code(r.unit_code).level in UNITLESS_LEVELS
+        catalog.grants(r.role, PERMISSION)
+        and (r.role in UNITLESS_ROLES or parse_code(r.unit_code).level in UNITLESS_LEVELS)
         for r in actor.roles
     )
 

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.identity.web import CsrfFailed, Forbidden, NotAuthenticated
@@ -17,6 +18,11 @@ from core.units.codes import UnitCodeError
 from core.units.service import UnitNotFound
 
 log = logging.getLogger("sanmin.web")
+
+REFUSED_INPUT = (
+    "输入超出范围或含有不允许的字符 / input out of range or contains a character the "
+    "database refuses"
+)
 
 TITLES = {
     400: "请求有误",
@@ -126,6 +132,24 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         return await error_response(request, 422, errors)
+
+    async def refused_input(request: Request, exc: Exception) -> Response:
+        """The database (or its driver) refused a value the route let through: a number past
+        its range, a NUL in text. A 422, logged as a warning without a traceback; routes
+        should bound their input (:mod:`core.web.inputs`) so that the field gets named."""
+        cause = getattr(exc, "orig", None) or exc
+        first = str(cause).splitlines()[0] if str(cause) else ""
+        log.warning(
+            "Input refused on %s %s: %s: %s",
+            request.method,
+            request.url.path,
+            type(cause).__name__,
+            first[:200],
+        )
+        return await error_response(request, 422, REFUSED_INPUT)
+
+    app.add_exception_handler(DataError, refused_input)
+    app.add_exception_handler(OverflowError, refused_input)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
