@@ -7,7 +7,7 @@ lives in module globals, so tests can build as many as they like.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
@@ -36,14 +36,16 @@ class Scope:
     hooks: TownshipHooks
 
 
-def separate_engine(engine: Engine) -> Engine:
-    """An engine without a pool on the same database, for the settings refresher, so that
-    it never waits for a connection that request handlers hold (an in-memory SQLite
+def separate_engine(engine: Engine, **pool: Any) -> Engine:
+    """Another engine on the same database, with its own pool (by default none), so that its
+    user never waits for a connection that request handlers hold (an in-memory SQLite
     database cannot be reopened, so it keeps the shared engine)."""
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         return engine
-    return make_engine(url.render_as_string(hide_password=False), poolclass=NullPool)
+    return make_engine(
+        url.render_as_string(hide_password=False), **(pool or {"poolclass": NullPool})
+    )
 
 
 class Kernel:
@@ -54,6 +56,9 @@ class Kernel:
         self.registry = registry
         self.engine = engine
         self.access = build_catalog(registry)  # may take out plugins with bad declarations
+        # Credentials are checked on the event loop, with one short indexed query on a
+        # connection of their own: no threadpool hop, and no wait for the request pool.
+        self.auth_engine = separate_engine(engine, pool_size=1, max_overflow=0)
         self.toggles = ToggleState(
             separate_engine(engine), registry, settings.toggle_refresh_seconds
         )

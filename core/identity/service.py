@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -448,7 +449,9 @@ _ACTOR_BY_TOKEN = (
 )
 
 
-def actor_from_token(session: Session, raw: str, kinds: tuple[str, ...]) -> Actor | None:
+def actor_from_token(
+    session: Session | Connection, raw: str, kinds: tuple[str, ...]
+) -> Actor | None:
     """The actor behind a live token of one of ``kinds``, or ``None``.
 
     One indexed query (token, account and roles together; it runs on every authenticated
@@ -502,10 +505,14 @@ def create_api_key(
     return raw
 
 
-def actor_from_api_key(session: Session, raw: str) -> Actor | None:
-    key = session.exec(
-        select(ApiKey).where(col(ApiKey.key_hash) == digest(raw), col(ApiKey.revoked_at).is_(None))
+def actor_from_api_key(session: Session | Connection, raw: str) -> Actor | None:
+    """The actor behind a live API key, or ``None`` (one indexed query)."""
+    key = session.execute(
+        select(col(ApiKey.id), col(ApiKey.name), col(ApiKey.role), col(ApiKey.unit_code)).where(
+            col(ApiKey.key_hash) == digest(raw), col(ApiKey.revoked_at).is_(None)
+        )
     ).first()
     if key is None:
         return None
-    return Actor("api_key", key.id, key.name, (role_at(key.role, key.unit_code),))  # type: ignore[arg-type]
+    key_id, name, role, unit_code = key
+    return Actor("api_key", key_id, name, (role_at(role, unit_code),))
