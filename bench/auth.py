@@ -87,6 +87,7 @@ from bench.hooks import (  # noqa: E402
     http_latencies,
     loadavg,
     print_table,
+    run_coroutine,
     run_wrk,
     timed_loop,
     wait_ready,
@@ -221,7 +222,7 @@ def add_probe_routes(app: FastAPI, bench: Bench) -> None:
 
     async def one_hop(unit_code: str, request: Request) -> UnitDetail:
         def work() -> UnitDetail:
-            actor = guard(request)
+            actor = run_coroutine(guard(request))
             with Session(engine) as session:
                 return get_unit_api(unit_code, session=session, actor=actor, access=access)
 
@@ -380,7 +381,7 @@ def bench_in_process(bench: Bench) -> dict[str, Stat]:
     guard = require_permission(PERMISSION)
 
     def route_work(request: Request) -> None:  # what the route runs, minus FastAPI and threads
-        actor = guard(request)
+        actor = run_coroutine(guard(request))
         with Session(engine) as session:
             get_unit_api(GRID, session=session, actor=actor, access=access)
 
