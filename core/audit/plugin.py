@@ -15,7 +15,7 @@ from core.audit.search import PERMISSION
 from core.hookspecs import hookimpl
 from core.plugins.manifest import PluginManifest
 from core.version import __version__
-from core.web.menu import MenuLink
+from core.web.menu import MenuLink, link_for_holders
 
 PLUGIN = PluginManifest(
     name="audit_log",
@@ -38,7 +38,4 @@ def register_page_routes() -> APIRouter:
 
 @hookimpl
 def menu_links(township, request) -> list[MenuLink]:  # type: ignore[no-untyped-def]
-    actor = getattr(request.state, "actor", None) if request is not None else None
-    if actor is None or not actor.paths_with(request.app.state.kernel.access, PERMISSION):
-        return []
-    return [MenuLink(href="/admin/audit", label="审计日志", order=910)]
+    return link_for_holders(request, PERMISSION, "/admin/audit", "审计日志", 910)
