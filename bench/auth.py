@@ -220,11 +220,10 @@ def add_probe_routes(app: FastAPI, bench: Bench) -> None:
     guard = require_permission(PERMISSION)
     engine, access = bench.engine, bench.access
 
-    async def one_hop(unit_code: str, request: Request) -> UnitDetail:
-        def work() -> UnitDetail:
+    async def one_hop(unit_code: str, request: Request) -> Any:
+        def work() -> Any:
             actor = run_coroutine(guard(request))
-            with Session(engine) as session:
-                return get_unit_api(unit_code, session=session, actor=actor, access=access)
+            return run_coroutine(get_unit_api(unit_code, db=engine, actor=actor, access=access))
 
         return await run_in_threadpool(work)
 
@@ -374,32 +373,31 @@ def bench_in_process(bench: Bench) -> dict[str, Stat]:
         requests = [auth_request(app, raw) for _ in range(n)]  # built outside the timing
         return timed_loop(resolve_actor, requests)
 
-    def detail_body(_: object) -> None:
-        with Session(engine) as session:  # what get_session gives the endpoint
-            get_unit_api(GRID, session=session, actor=grid, access=access)
+    loop_engine = app.state.kernel.loop_engine
+
+    def detail_body(_: object) -> None:  # the endpoint's two Core reads on its own connection
+        run_coroutine(get_unit_api(GRID, db=loop_engine, actor=grid, access=access))
 
     guard = require_permission(PERMISSION)
 
     def route_work(request: Request) -> None:  # what the route runs, minus FastAPI and threads
         actor = run_coroutine(guard(request))
-        with Session(engine) as session:
-            get_unit_api(GRID, session=session, actor=actor, access=access)
+        run_coroutine(get_unit_api(GRID, db=loop_engine, actor=actor, access=access))
 
     def route_batch() -> float:
         requests = [auth_request(app, raw) for _ in range(n)]
         return timed_loop(route_work, requests)
 
     def list_body(_: object) -> None:
-        with Session(engine) as session:
-            list_units_api(
-                under=TOWNSHIP,
-                level=None,
-                limit=500,
-                offset=0,
-                session=session,
-                actor=township,
-                access=access,
-            )
+        list_units_api(
+            under=TOWNSHIP,
+            level=None,
+            limit=500,
+            offset=0,
+            db=engine,
+            actor=township,
+            access=access,
+        )
 
     calls: dict[str, Callable[[], float]] = {
         "resolve": resolve_batch,

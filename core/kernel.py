@@ -56,9 +56,9 @@ class Kernel:
         self.registry = registry
         self.engine = engine
         self.access = build_catalog(registry)  # may take out plugins with bad declarations
-        # Credentials are checked on the event loop, with one short indexed query on a
-        # connection of their own: no threadpool hop, and no wait for the request pool.
-        self.auth_engine = separate_engine(engine, pool_size=1, max_overflow=0)
+        # Short indexed reads on the event loop (credentials, one record) use a connection
+        # of their own: no threadpool hop, and never a wait for the request pool.
+        self.loop_engine = separate_engine(engine, pool_size=1, max_overflow=0)
         self.toggles = ToggleState(
             separate_engine(engine), registry, settings.toggle_refresh_seconds
         )

@@ -90,7 +90,7 @@ def resolve_actor(request: Request) -> Actor | None:
     if not authorization and not api_key and SESSION_COOKIE not in request.cookies:
         request.state.actor = None
         return None
-    with request.app.state.kernel.auth_engine.connect() as session:
+    with request.app.state.kernel.loop_engine.connect() as session:
         if authorization:  # never fall back to the cookie when a header was sent
             if authorization.lower().startswith("bearer "):
                 actor = actor_from_token(session, authorization[7:].strip(), ("bearer",))
@@ -111,7 +111,7 @@ async def require_actor(request: Request) -> Actor:
     """Dependency: the actor; anonymous callers get 401 (API) or the login page (browsers).
 
     ``async`` on purpose: the check is one indexed query on a connection reserved for it
-    (``kernel.auth_engine``), cheaper than the threadpool hop a sync dependency costs.
+    (``kernel.loop_engine``), cheaper than the threadpool hop a sync dependency costs.
     """
     actor = resolve_actor(request)
     if actor is None:
