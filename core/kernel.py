@@ -58,7 +58,9 @@ class Kernel:
         self.access = build_catalog(registry)  # may take out plugins with bad declarations
         # Short indexed reads on the event loop (credentials, one record) use a connection
         # of their own: no threadpool hop, and never a wait for the request pool.
-        self.loop_engine = separate_engine(engine, pool_size=1, max_overflow=0)
+        self.loop_engine = separate_engine(
+            engine, pool_size=1, max_overflow=0, pool_pre_ping=False, isolation_level="AUTOCOMMIT"
+        )
         self.toggles = ToggleState(
             separate_engine(engine), registry, settings.toggle_refresh_seconds
         )
