@@ -48,6 +48,9 @@ def separate_engine(engine: Engine, **pool: Any) -> Engine:
     )
 
 
+MAX_CACHED_SCOPES = 10_000  # per settings snapshot; beyond it scopes are built per request
+
+
 class Kernel:
     """Settings, engine, plugin registry, per-township toggles and the template environment."""
 
@@ -61,17 +64,18 @@ class Kernel:
         self.loop_engine = separate_engine(
             engine, pool_size=1, max_overflow=0, pool_pre_ping=False, isolation_level="AUTOCOMMIT"
         )
-        self.toggles = ToggleState(
-            separate_engine(engine), registry, settings.toggle_refresh_seconds
+        # The refresher's own single connection: it never waits for the request pool.
+        refresher = separate_engine(
+            engine, pool_size=1, max_overflow=0, pool_pre_ping=False, isolation_level="AUTOCOMMIT"
         )
+        self.toggles = ToggleState(refresher, registry, settings.toggle_refresh_seconds)
         self._scoper = HookScoper(registry.pm, frozenset(p.name for p in registry.optional()))
         self.templates: Jinja2Templates | None = None
         self.signer: URLSafeTimedSerializer | None = None  # set by create_app
         # Per settings snapshot: each township's enabled set and hooks (bounded by townships).
-        self._townships: tuple[object, dict[str, tuple[frozenset[str], TownshipHooks]]] = (
-            None,
-            {},
-        )
+        self._townships: tuple[
+            object, dict[str, tuple[frozenset[str], TownshipHooks]], dict[str, Scope]
+        ] = (None, {}, {})
 
     @property
     def pm(self):  # type: ignore[no-untyped-def]
@@ -84,14 +88,20 @@ class Kernel:
         """
         snapshot = self.toggles.snapshot()
         cache = self._townships
-        if cache[0] is not snapshot:  # one (snapshot, entries) pair: never mixes snapshots
-            cache = self._townships = (snapshot, {})
+        if cache[0] is not snapshot:  # one (snapshot, entries, scopes): never mixes snapshots
+            cache = self._townships = (snapshot, {}, {})
+        scope = cache[2].get(unit_code)
+        if scope is not None:
+            return scope
         township, parsed = self.toggles.resolve(unit_code, snapshot)
         entry = cache[1].get(township.code)
         if entry is None:
             enabled = snapshot.enabled(township.code)
             entry = cache[1][township.code] = (enabled, self._scoper.for_enabled(enabled))
-        return Scope(parsed, township, *entry)
+        scope = Scope(parsed, township, *entry)
+        if len(cache[2]) < MAX_CACHED_SCOPES:  # bounded: arbitrary codes cannot grow it
+            cache[2][unit_code] = scope
+        return scope
 
     def hooks_for(self, township: ScopeUnit | str | None) -> TownshipHooks:
         """The township-scoped hook relay for a unit (or only core plugins for ``None``)."""
