@@ -118,6 +118,12 @@ class Kernel:
                 plugin, info.title if info else plugin, scope.township.name, scope.township.code
             )
 
+    def dispose(self) -> None:
+        """Close every connection of the kernel's engines (the app's, the loop's, the
+        refresher's)."""
+        for engine in {self.engine, self.loop_engine, self.toggles.engine}:
+            engine.dispose()
+
     def allowed(self, actor: Actor, permission: str, unit_code: str) -> bool:
         """Whether ``actor`` may use ``permission`` at ``unit_code``.
 

@@ -148,7 +148,7 @@ def sanmin_app(sanmin_settings: Settings, sanmin_registry: PluginRegistry) -> It
     """The application, built by ``create_app`` on the test database."""
     app = create_app(sanmin_settings, registry=sanmin_registry)
     yield app
-    app.state.kernel.engine.dispose()
+    app.state.kernel.dispose()
 
 
 TEST_PASSWORD = "sanmin-test-password"

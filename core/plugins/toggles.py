@@ -124,6 +124,10 @@ class ToggleState:
         self._checked_at = float("-inf")
         self._background = False
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def invalidate(self) -> None:
         """After a change made in this process: refresh now, so it is seen at once.
 

@@ -223,7 +223,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         refresher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await refresher
-        kernel.engine.dispose()
+        kernel.dispose()
 
 
 def app_from_env() -> FastAPI:
