@@ -307,17 +307,29 @@ def authenticate(session: Session, username: str, password: str, address: str | 
     keys = [f"account:{username}"] + ([f"address:{address}"] if address else [])
     limits = (ACCOUNT_LOCK_AFTER, ADDRESS_LOCK_AFTER)
 
-    def refuse_locked(until: datetime) -> LoginRefused:
+    def note(action: str, until: datetime | None) -> None:
         record(
             session,
             actor=who,
-            action="auth.login_locked",
+            action=action,
             target_type="account",
             target_id=who.removeprefix("login:"),
             unit_code=where,
             source=address,
-            after={"locked_until": until.isoformat()},
+            after={"locked_until": until.isoformat() if until else None},
         )
+
+    def lock(locked: list[str]) -> datetime:
+        until = utcnow() + LOCK_FOR
+        session.execute(
+            update(LoginThrottle)
+            .where(col(LoginThrottle.key).in_(locked))
+            .values(locked_until=until)
+        )
+        return until
+
+    def refuse_locked(until: datetime) -> LoginRefused:
+        note("auth.login_locked", until)
         return LoginRefused(
             f"登录失败次数过多，已锁定至 {until:%H:%M} (UTC) / too many failed logins: locked",
             until,
@@ -328,33 +340,14 @@ def authenticate(session: Session, username: str, password: str, address: str | 
     counts = [count_attempt(session, key) for key in keys]
     over = [key for key, count, limit in zip(keys, counts, limits, strict=False) if count > limit]
     if over:  # other attempts in flight used up the allowance: lock without checking
-        until = utcnow() + LOCK_FOR
-        session.execute(
-            update(LoginThrottle).where(col(LoginThrottle.key).in_(over)).values(locked_until=until)
-        )
-        raise refuse_locked(until)
+        raise refuse_locked(lock(over))
     valid = verify_password(account.password_hash if account else dummy_hash(), password)
     if account is None or not valid or not account.active:
         reached = [
             key for key, count, limit in zip(keys, counts, limits, strict=False) if count >= limit
         ]
-        locked_until = utcnow() + LOCK_FOR if reached else None
-        if reached:
-            session.execute(
-                update(LoginThrottle)
-                .where(col(LoginThrottle.key).in_(reached))
-                .values(locked_until=locked_until)
-            )
-        record(
-            session,
-            actor=who,
-            action="auth.login_failed",
-            target_type="account",
-            target_id=who.removeprefix("login:"),
-            unit_code=where,
-            source=address,
-            after={"locked_until": locked_until.isoformat() if locked_until else None},
-        )
+        locked_until = lock(reached) if reached else None
+        note("auth.login_failed", locked_until)
         if locked_until is not None:
             raise LoginRefused(
                 "登录失败次数过多，账号已锁定 15 分钟 / too many failed logins: "
