@@ -89,24 +89,7 @@ def test_validation_errors_name_the_field(sanmin) -> None:
 
 
 def test_a_plugin_with_unapplied_migrations_stays_off(sanmin, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    package = tmp_path / "sanmin_pending"
-    (package / "migrations" / "versions").mkdir(parents=True)
-    (package / "__init__.py").write_text(
-        "from core import PluginManifest\n"
-        "PLUGIN = PluginManifest(name='pending', title='待迁移', version='1.0')\n"
-    )
-    (package / "migrations" / "env.py").write_text(
-        "from core import run_migrations_env\nrun_migrations_env()\n"
-    )
-    (package / "migrations" / "versions" / "0001_pending.py").write_text(
-        "revision = '0001_pending'\ndown_revision = None\nbranch_labels = None\n"
-        "depends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
-    )
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("sanmin_pending", package / "__init__.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    module = plugin_with_migration(tmp_path, "pending", "    pass")
     registry = PluginRegistry().load(discover=False, extra=[("pending", module)])
     assert "run: sanmin db upgrade --plugin pending" in pending(sanmin.engine, registry)["pending"]
     settings = Settings(database_url=str(sanmin.engine.url.render_as_string(False)))
@@ -131,33 +114,43 @@ def test_timestamps_come_back_aware_in_utc_on_both_databases(sanmin) -> None:
 
 
 def test_a_failed_migration_leaves_nothing_behind(sanmin, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import importlib.util
-
     from sqlalchemy import inspect
 
     from core.db.migrate import upgrade_all
 
-    package = tmp_path / "sanmin_halfway"
-    (package / "migrations" / "versions").mkdir(parents=True)
-    (package / "__init__.py").write_text(
-        "from core import PluginManifest\n"
-        "PLUGIN = PluginManifest(name='halfway', title='半途', version='1.0')\n"
-    )
-    (package / "migrations" / "env.py").write_text(
-        "from core import run_migrations_env\nrun_migrations_env()\n"
-    )
-    (package / "migrations" / "versions" / "0001_halfway.py").write_text(
-        "import sqlalchemy as sa\nfrom alembic import op\n\n"
-        "revision = '0001_halfway'\ndown_revision = None\nbranch_labels = None\n"
-        "depends_on = None\n\n\ndef upgrade():\n"
+    module = plugin_with_migration(
+        tmp_path,
+        "halfway",
         "    op.create_table('halfway_thing', sa.Column('id', sa.Integer, primary_key=True))\n"
-        "    raise RuntimeError('second step fails')\n\n\ndef downgrade():\n    pass\n"
+        "    raise RuntimeError('second step fails')",
     )
-    spec = importlib.util.spec_from_file_location("sanmin_halfway", package / "__init__.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
     registry = PluginRegistry().load(discover=False, extra=[("halfway", module)])
     with pytest.raises(RuntimeError, match="second step fails"):
         upgrade_all(sanmin.engine, registry, only="halfway")
     tables = inspect(sanmin.engine).get_table_names()
     assert "halfway_thing" not in tables and "halfway_alembic_version" not in tables
+
+
+def plugin_with_migration(tmp_path, name: str, upgrade: str) -> object:  # type: ignore[no-untyped-def]
+    """A throwaway plugin package ``sanmin_{name}`` with one migration whose ``upgrade()``
+    body is ``upgrade``; returns the imported module."""
+    import importlib.util
+
+    package = tmp_path / f"sanmin_{name}"
+    (package / "migrations" / "versions").mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "from core import PluginManifest\n"
+        f"PLUGIN = PluginManifest(name={name!r}, title='测试', version='1.0')\n"
+    )
+    (package / "migrations" / "env.py").write_text(
+        "from core import run_migrations_env\nrun_migrations_env()\n"
+    )
+    (package / "migrations" / "versions" / f"0001_{name}.py").write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        f"revision = '0001_{name}'\ndown_revision = None\nbranch_labels = None\n"
+        f"depends_on = None\n\n\ndef upgrade():\n{upgrade}\n\n\ndef downgrade():\n    pass\n"
+    )
+    spec = importlib.util.spec_from_file_location(f"sanmin_{name}", package / "__init__.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
