@@ -27,12 +27,12 @@ from core.audit.service import record
 from core.db.engine import make_engine
 from core.db.migrate import pending, upgrade_all
 from core.db.types import utcnow
-from core.identity.access import AccessCatalog, AccessError, build_catalog
+from core.identity.access import AccessCatalog, build_catalog
 from core.identity.models import Account, ApiKey, RoleAssignment
 from core.identity.secrets import PasswordPolicyError
 from core.identity.service import (
-    USERNAME_RE,
     IdentityError,
+    check_new_account,
     create_account,
     create_api_key,
     grant_role,
@@ -420,26 +420,6 @@ def _role_label(catalog: AccessCatalog, role: str) -> str:
     return f"{found.title} {role}" if found else role
 
 
-def _check_new_account(
-    session: Session, catalog: AccessCatalog, username: str, role: str, unit: Unit, name: str
-) -> None:
-    """What ``create_account`` would refuse, checked before asking for a password."""
-    wanted = username.strip().lower()
-    if not USERNAME_RE.match(wanted):
-        raise IdentityError(
-            "username: 3–64 位小写字母、数字或 . _ - / 3–64 lowercase letters, "
-            "digits, '.', '_' or '-'"
-        )
-    if session.exec(select(Account.id).where(Account.username == wanted)).first():
-        raise IdentityError(f"username: {wanted} 已存在 / already exists")
-    if len(name) > 100:
-        raise IdentityError("name: 显示名不超过 100 字 / display name longer than 100")
-    try:
-        catalog.check_assignable(role, unit.code)
-    except AccessError as exc:
-        raise IdentityError(f"role: {exc}") from exc
-
-
 def _read_password(from_stdin: bool) -> str:
     if not from_stdin:
         return str(
@@ -473,7 +453,13 @@ def users_create(
     engine, catalog = _identity_context()
     with Session(engine) as session:
         where = _unit(session, unit)
-        _check_new_account(session, catalog, username, role, where, name.strip())
+        check_new_account(
+            session,
+            catalog,
+            username=username,
+            display_name=name.strip(),
+            roles=[(role, where.code)],
+        )
         password = _read_password(password_stdin)
         account = create_account(
             session,

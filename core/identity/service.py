@@ -69,6 +69,37 @@ def home_unit(session: Session, account_id: int) -> str | None:
 # -- accounts and roles --------------------------------------------------------------------
 
 
+def check_new_account(
+    session: Session,
+    catalog: AccessCatalog,
+    *,
+    username: str,
+    display_name: str,
+    roles: list[tuple[str, str]],
+) -> str:
+    """What :func:`create_account` refuses, short of the password: callers may check before
+    asking for one. Returns the username as it will be stored.
+
+    :raises IdentityError: naming the field.
+    """
+    wanted = username.strip().lower()
+    if not USERNAME_RE.match(wanted):
+        raise IdentityError(
+            "username: 3–64 位小写字母、数字或 . _ - / 3–64 lowercase letters, "
+            "digits, '.', '_' or '-'"
+        )
+    if session.exec(select(Account.id).where(Account.username == wanted)).first():
+        raise IdentityError(f"username: {wanted} 已存在 / already exists")
+    if len(display_name) > 100:
+        raise IdentityError("name: 显示名不超过 100 字 / display name longer than 100")
+    for role, unit_code in roles:
+        try:
+            catalog.check_assignable(role, unit_field(session, unit_code).code)
+        except AccessError as exc:
+            raise IdentityError(f"role: {exc}") from exc
+    return wanted
+
+
 def create_account(
     session: Session,
     catalog: AccessCatalog,
@@ -80,16 +111,9 @@ def create_account(
     display_name: str = "",
 ) -> Account:
     """Create an account with its roles (``[(role, unit_code), …]``), validated and audited."""
-    username = username.strip().lower()
-    if not USERNAME_RE.match(username):
-        raise IdentityError(
-            "username: 3–64 位小写字母、数字或 . _ - / 3–64 lowercase letters, "
-            "digits, '.', '_' or '-'"
-        )
-    if session.exec(select(Account.id).where(Account.username == username)).first():
-        raise IdentityError(f"username: {username} 已存在 / already exists")
-    if len(display_name) > 100:
-        raise IdentityError("name: 显示名不超过 100 字 / display name longer than 100")
+    username = check_new_account(
+        session, catalog, username=username, display_name=display_name, roles=roles
+    )
     check_password_policy(password, username)
     account = Account(
         username=username, display_name=display_name, password_hash=hash_password(password)
