@@ -167,8 +167,8 @@ def build(url: str) -> Bench:
         grid_token = issue_token(session, grid, "bearer", "127.0.0.1")
         township_token = issue_token(session, township, "bearer", "127.0.0.1")
         session.commit()
-        grid_actor = actor_from_token(session, grid_token, ("bearer",))
-        township_actor = actor_from_token(session, township_token, ("bearer",))
+        grid_actor = actor_from_token(session, grid_token, "bearer")
+        township_actor = actor_from_token(session, township_token, "bearer")
         if engine.dialect.name == "sqlite":
             database = f"SQLite {sqlite3.sqlite_version} (temporary file, WAL)"
         else:
@@ -218,12 +218,11 @@ def add_probe_routes(app: FastAPI, bench: Bench) -> None:
         return Out(status="ok")
 
     guard = require_permission(PERMISSION)
-    engine, access = bench.engine, bench.access
 
     async def one_hop(unit_code: str, request: Request) -> Any:
         def work() -> Any:
             actor = run_coroutine(guard(request))
-            return run_coroutine(get_unit_api(unit_code, db=engine, actor=actor, access=access))
+            return run_coroutine(get_unit_api(unit_code, request, actor))
 
         return await run_in_threadpool(work)
 
@@ -363,7 +362,7 @@ def bench_in_process(bench: Bench) -> dict[str, Stat]:
     grid, township = bench.grid_actor, bench.township_actor
     grid_visible = scope_clause(grid, access, PERMISSION, col(Unit.code))
     township_visible = scope_clause(township, access, PERMISSION, col(Unit.code))
-    raw, account_id, engine = bench.grid_token, bench.grid_account_id, bench.engine
+    raw, account_id = bench.grid_token, bench.grid_account_id
     n = CALL_BATCH
     lookup = one_query_lookup(bench)
     found = lookup(raw)
@@ -373,37 +372,38 @@ def bench_in_process(bench: Bench) -> dict[str, Stat]:
         requests = [auth_request(app, raw) for _ in range(n)]  # built outside the timing
         return timed_loop(resolve_actor, requests)
 
-    loop_engine = app.state.kernel.loop_engine
+    body_request = auth_request(app, raw)
 
-    def detail_body(_: object) -> None:  # the endpoint's two Core reads on its own connection
-        run_coroutine(get_unit_api(GRID, db=loop_engine, actor=grid, access=access))
+    def detail_body(_: object) -> None:  # the endpoint's one Core read on the loop connection
+        run_coroutine(get_unit_api(GRID, body_request, grid))
 
     guard = require_permission(PERMISSION)
 
     def route_work(request: Request) -> None:  # what the route runs, minus FastAPI and threads
         actor = run_coroutine(guard(request))
-        run_coroutine(get_unit_api(GRID, db=loop_engine, actor=actor, access=access))
+        run_coroutine(get_unit_api(GRID, request, actor))
 
     def route_batch() -> float:
         requests = [auth_request(app, raw) for _ in range(n)]
         return timed_loop(route_work, requests)
 
     def list_body(_: object) -> None:
-        list_units_api(
-            under=TOWNSHIP,
-            level=None,
-            limit=500,
-            offset=0,
-            db=engine,
-            actor=township,
-            access=access,
+        run_coroutine(
+            list_units_api(
+                body_request,
+                under=TOWNSHIP,
+                level=None,
+                limit=500,
+                offset=0,
+                actor=township,
+            )
         )
 
     calls: dict[str, Callable[[], float]] = {
         "resolve": resolve_batch,
         "digest": lambda: timed_loop(lambda _: digest(raw), range(n)),
         "token_actor": lambda: in_session(
-            bench, lambda s: actor_from_token(s, raw, ("bearer",)), n
+            bench, lambda s: actor_from_token(s, raw, "bearer"), n
         ),
         "roles": lambda: in_session(bench, lambda s: roles_of(s, account_id), n),
         "one_query": lambda: timed_loop(lookup, [raw] * n),

@@ -464,7 +464,7 @@ def test_reads_under_a_sensitive_permission_are_recorded_and_others_not(sanmin) 
     with sanmin.session() as session:
         raw = issue_token(session, cadre, "bearer", None)
     with Session(sanmin.engine) as session:
-        actor = actor_from_token(session, raw, ("bearer",))
+        actor = actor_from_token(session, raw, "bearer")
     assert actor is not None
     access = sanmin.kernel.access
     with sanmin.session() as session:

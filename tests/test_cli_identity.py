@@ -247,12 +247,12 @@ def test_deactivate_ends_tokens_at_once_and_activate_restores_logins(
         account = session.exec(select(Account).where(Account.username == "wang")).one()
         token = issue_token(session, account, "bearer", None)
         session.commit()
-        assert actor_from_token(session, token, ("bearer",)) is not None
+        assert actor_from_token(session, token, "bearer") is not None
 
     code, out, err = cli("users", "deactivate", "wang")
     assert code == 0 and "wang" in out and "停用" in out, err
     with Session(engine) as session:
-        assert actor_from_token(session, token, ("bearer",)) is None
+        assert actor_from_token(session, token, "bearer") is None
         stored = session.exec(select(AuthToken).where(AuthToken.token_hash == digest(token))).one()
         assert stored.revoked_at is not None
         assert not session.exec(select(Account).where(Account.username == "wang")).one().active
@@ -270,7 +270,7 @@ def test_deactivate_ends_tokens_at_once_and_activate_restores_logins(
     assert len(audit(engine, "account.activate")) == 1
     with Session(engine) as session:
         authenticate(session, "wang", PASSWORD, None)
-        assert actor_from_token(session, token, ("bearer",)) is None  # revoked stays revoked
+        assert actor_from_token(session, token, "bearer") is None  # revoked stays revoked
 
 
 @pytest.mark.parametrize("command", ["deactivate", "activate"])

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, and_, bindparam, false, or_
 
 from core.plugins.calling import call_impl
 from core.plugins.registry import PluginRegistry
@@ -249,6 +249,37 @@ def scope_clause(
     if not ranges:
         return false()
     return ranges[0] if len(ranges) == 1 else or_(*ranges)
+
+
+def scope_ranges(actor: Actor, catalog: AccessCatalog, permission: str) -> list[tuple[str, str]]:
+    """The unit-code ranges ``[low, high)`` where ``actor`` holds ``permission``: the values of
+    :func:`scope_clause`, for a statement built once with :func:`bound_scope_clause`."""
+    return [(path, path_upper_bound(path)) for path in actor.paths_with(catalog, permission)]
+
+
+def bound_scope_clause(unit_column: ColumnElement[str], count: int) -> ColumnElement[bool]:
+    """:func:`scope_clause` with its ``count`` ranges as bound parameters (``scope_low_0``,
+    ``scope_high_0``, …; values from :func:`scope_parameters`).
+
+    For hot paths: a statement using it can be built once per ``count`` and reused, and
+    building a statement costs more than running an indexed read (docs/benchmarks.md).
+    ``count`` 0 is ``false()``, as for an actor without the permission.
+    """
+    ranges = [
+        and_(unit_column >= bindparam(f"scope_low_{i}"), unit_column < bindparam(f"scope_high_{i}"))
+        for i in range(count)
+    ]
+    if not ranges:
+        return false()
+    return ranges[0] if count == 1 else or_(*ranges)
+
+
+def scope_parameters(ranges: list[tuple[str, str]]) -> dict[str, str]:
+    """Bound values for :func:`bound_scope_clause` from :func:`scope_ranges`."""
+    values: dict[str, str] = {}
+    for i, (low, high) in enumerate(ranges):
+        values[f"scope_low_{i}"], values[f"scope_high_{i}"] = low, high
+    return values
 
 
 def combine(answers: Iterable[bool | None], role_answer: bool) -> bool:

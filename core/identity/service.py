@@ -457,7 +457,7 @@ _ACTOR_BY_TOKEN = (
     .outerjoin(RoleAssignment, col(RoleAssignment.account_id) == col(Account.id))
     .where(
         col(AuthToken.token_hash) == bindparam("digest"),
-        col(AuthToken.kind).in_(bindparam("kinds", expanding=True)),
+        col(AuthToken.kind) == bindparam("kind"),
         col(AuthToken.revoked_at).is_(None),
         col(AuthToken.expires_at) > bindparam("now"),
         col(Account.active).is_(True),
@@ -466,16 +466,14 @@ _ACTOR_BY_TOKEN = (
 )
 
 
-def actor_from_token(
-    session: Session | Connection, raw: str, kinds: tuple[str, ...]
-) -> Actor | None:
-    """The actor behind a live token of one of ``kinds``, or ``None``.
+def actor_from_token(session: Session | Connection, raw: str, kind: str) -> Actor | None:
+    """The actor behind a live token of ``kind`` (``bearer`` or ``session``), or ``None``.
 
     One indexed query (token, account and roles together; it runs on every authenticated
     request); an inactive account or a revoked or expired token gives ``None``.
     """
     rows = session.execute(
-        _ACTOR_BY_TOKEN, {"digest": digest(raw), "kinds": list(kinds), "now": utcnow()}
+        _ACTOR_BY_TOKEN, {"digest": digest(raw), "kind": kind, "now": utcnow()}
     ).all()
     if not rows:
         return None

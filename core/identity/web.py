@@ -93,11 +93,11 @@ def resolve_actor(request: Request) -> Actor | None:
     with request.app.state.kernel.loop_engine.connect() as session:
         if authorization:  # never fall back to the cookie when a header was sent
             if authorization.lower().startswith("bearer "):
-                actor = actor_from_token(session, authorization[7:].strip(), ("bearer",))
+                actor = actor_from_token(session, authorization[7:].strip(), "bearer")
         elif api_key:
             actor = actor_from_api_key(session, api_key.strip())
         elif (token := session_token(request)) is not None:
-            actor = actor_from_token(session, token, ("session",))
+            actor = actor_from_token(session, token, "session")
     request.state.actor = actor
     return actor
 

@@ -1,23 +1,38 @@
-"""JSON API for units: ``/api/v1/units``."""
+"""JSON API for units: ``/api/v1/units``.
+
+Both routes run on the event loop, on the kernel's reserved connection, with statements
+built once and the actor's scope passed as bound values (:func:`core.bound_scope_clause`):
+building a SQLAlchemy statement costs several times the indexed read it asks for
+(docs/benchmarks.md, "Authentication and scope").
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy.engine import Connection
 from sqlmodel import col
 
-from core.identity.access import AccessCatalog, Actor, scope_clause
-from core.identity.web import access_catalog, require_permission
-from core.units.codes import Level, parse_code
+from core.identity.access import (
+    Actor,
+    bound_scope_clause,
+    scope_parameters,
+    scope_ranges,
+)
+from core.identity.web import require_permission
+from core.units.codes import Level, parse_code, path_upper_bound
 from core.units.models import Unit
-from core.units.service import OutOfScope, in_subtree
+from core.units.service import OutOfScope
 from core.web.inputs import Offset
 
 router = APIRouter(prefix="/units")
+PERMISSION = "units.read"
+MAX_PAGE = 1000  # units per list request: bounds the work done on the event loop
 
 
 class UnitOut(BaseModel):
@@ -35,9 +50,8 @@ class UnitDetail(UnitOut):
 COLUMNS = (col(Unit.code), col(Unit.name), col(Unit.level), col(Unit.parent_code))
 
 
-def rows(conn: Connection, query: Select) -> list[dict[str, Any]]:  # type: ignore[type-arg]
-    """Units as plain dictionaries, read through Core: these are hot paths, and the ORM
-    costs about twice as much per query (docs/benchmarks.md)."""
+def rows(conn: Connection, query: Select, values: dict[str, Any]) -> list[dict[str, Any]]:  # type: ignore[type-arg]
+    """Units as plain dictionaries, in the shape of :class:`UnitOut`."""
     return [
         {
             "code": code,
@@ -46,65 +60,84 @@ def rows(conn: Connection, query: Select) -> list[dict[str, Any]]:  # type: igno
             "level_label": Level(level).label,
             "parent_code": parent,
         }
-        for code, name, level, parent in conn.execute(query)
+        for code, name, level, parent in conn.execute(query, values)
     ]
 
 
-def visible_unit(conn: Connection, code: str, visible: ColumnElement[bool]) -> dict[str, Any]:
-    """The unit ``code`` if the caller's scope lets it see it, else :class:`OutOfScope`."""
-    parsed = parse_code(code)
-    found = rows(conn, select(*COLUMNS).where(col(Unit.code) == parsed.code, visible))
-    if not found:
-        raise OutOfScope(parsed.code)
-    return found[0]
+@functools.cache
+def family_statement(ranges: int) -> Select:  # type: ignore[type-arg]
+    """A unit (``:code``) and the units directly below it, within ``ranges`` scope ranges."""
+    code = bindparam("code")
+    return (
+        select(*COLUMNS)
+        .where(
+            or_(col(Unit.code) == code, col(Unit.parent_code) == code),
+            bound_scope_clause(col(Unit.code), ranges),
+        )
+        .order_by(col(Unit.path))
+    )
 
 
-async def database(request: Request) -> Engine:
-    """Dependency: the application's engine (for work in the threadpool)."""
-    return request.app.state.kernel.engine
+@functools.cache
+def page_statement(ranges: int, under: bool, level: bool) -> Select:  # type: ignore[type-arg]
+    """A page of units in tree order, within ``ranges`` scope ranges, optionally under a
+    subtree (``:low``, ``:high``) and at one level (``:level``)."""
+    query = select(*COLUMNS).where(bound_scope_clause(col(Unit.code), ranges))
+    if under:
+        query = query.where(col(Unit.path) >= bindparam("low"), col(Unit.path) < bindparam("high"))
+    if level:
+        query = query.where(col(Unit.level) == bindparam("level"))
+    return query.order_by(col(Unit.path)).limit(bindparam("limit")).offset(bindparam("offset"))
 
 
-async def loop_database(request: Request) -> Engine:
-    """Dependency: the engine reserved for short indexed reads on the event loop."""
-    return request.app.state.kernel.loop_engine
+def family(conn: Connection, code: str, scope: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The unit ``code`` then its children, if the scope lets the caller see it (a unit below
+    a visible one is visible too: scope reaches a whole subtree), else :class:`OutOfScope`."""
+    found = rows(conn, family_statement(len(scope)), {"code": code, **scope_parameters(scope)})
+    if not found or found[0]["code"] != code:
+        raise OutOfScope(code)
+    return found
 
 
 @router.get("", summary="列出单位 / list units", response_model=list[UnitOut])
-def list_units_api(
+async def list_units_api(
+    request: Request,
     under: str | None = Query(None, description="只列出此单位及其下级 / subtree of this code"),
     level: Level | None = Query(None, description="只列出此层级 / only this level"),
-    limit: int = Query(500, ge=1, le=5000),
+    limit: int = Query(500, ge=1, le=MAX_PAGE),
     offset: Offset = 0,
-    db: Engine = Depends(database),
-    actor: Actor = Depends(require_permission("units.read")),
-    access: AccessCatalog = Depends(access_catalog),
-) -> list[dict[str, Any]]:
-    visible = scope_clause(actor, access, "units.read", col(Unit.code))
-    query = select(*COLUMNS).where(visible)
-    with db.connect() as conn:
-        if under is not None:
-            top = visible_unit(conn, under, visible)
-            query = query.where(in_subtree(parse_code(top["code"]).path))
-        if level is not None:
-            query = query.where(col(Unit.level) == level.value)
-        return rows(conn, query.order_by(col(Unit.path)).offset(offset).limit(limit))
+    actor: Actor = Depends(require_permission(PERMISSION)),
+) -> Response:
+    """A page of the units the caller may see, in tree order: one indexed range read."""
+    kernel = request.app.state.kernel
+    scope = scope_ranges(actor, kernel.access, PERMISSION)
+    top = parse_code(under) if under is not None else None
+    values: dict[str, Any] = {"limit": limit, "offset": offset, **scope_parameters(scope)}
+    if top is not None:
+        values |= {"low": top.path, "high": path_upper_bound(top.path)}
+    if level is not None:
+        values["level"] = level.value
+    query = page_statement(len(scope), top is not None, level is not None)
+    with kernel.loop_engine.connect() as conn:
+        page = rows(conn, query, values)
+        # ``under`` comes first in tree order: on the first page without a level filter its
+        # presence proves the caller may see it; otherwise ask once more.
+        if top is not None and not (offset == 0 and page and page[0]["code"] == top.code):
+            family(conn, top.code, scope)
+    return JSONResponse(page)  # already in the response model's shape: no second validation
 
 
 @router.get("/{unit_code}", summary="单位详情 / one unit", response_model=UnitDetail)
 async def get_unit_api(
     unit_code: str,
-    db: Engine = Depends(loop_database),
-    actor: Actor = Depends(require_permission("units.read")),
-    access: AccessCatalog = Depends(access_catalog),
-) -> dict[str, Any]:
-    """One unit and the units directly below it: two indexed reads, on the event loop."""
-    visible = scope_clause(actor, access, "units.read", col(Unit.code))
-    with db.connect() as conn:
-        unit = visible_unit(conn, unit_code, visible)
-        below = select(*COLUMNS).where(col(Unit.parent_code) == unit["code"], visible)
-        unit["children"] = (
-            []  # a grid has no units below it: no query
-            if unit["level"] == Level.grid.value
-            else rows(conn, below.order_by(col(Unit.path)))
+    request: Request,
+    actor: Actor = Depends(require_permission(PERMISSION)),
+) -> Response:
+    """One unit and the units directly below it: one indexed read."""
+    kernel = request.app.state.kernel  # the loop's reserved connection: no threadpool hop
+    with kernel.loop_engine.connect() as conn:
+        found = family(
+            conn, parse_code(unit_code).code, scope_ranges(actor, kernel.access, PERMISSION)
         )
-    return unit
+    unit, unit["children"] = found[0], found[1:]
+    return JSONResponse(unit)
