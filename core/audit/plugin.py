@@ -15,7 +15,7 @@ from core.audit.search import PERMISSION
 from core.hookspecs import hookimpl
 from core.plugins.manifest import PluginManifest
 from core.version import __version__
-from core.web.menu import MenuLink, link_for_holders
+from core.web.menu import MenuLink
 
 PLUGIN = PluginManifest(
     name="audit_log",
@@ -38,4 +38,4 @@ def register_page_routes() -> APIRouter:
 
 @hookimpl
 def menu_links(township, request) -> list[MenuLink]:  # type: ignore[no-untyped-def]
-    return link_for_holders(request, PERMISSION, "/admin/audit", "审计日志", 910)
+    return [MenuLink(href="/admin/audit", label="审计日志", order=910, permission=PERMISSION)]

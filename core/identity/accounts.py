@@ -15,7 +15,7 @@ from core.identity.accounts_pages import pages
 from core.identity.accounts_service import READ
 from core.plugins.manifest import PluginManifest
 from core.version import __version__
-from core.web.menu import MenuLink, link_for_holders
+from core.web.menu import MenuLink
 
 PLUGIN = PluginManifest(
     name="accounts",
@@ -38,4 +38,4 @@ def register_page_routes() -> APIRouter:
 
 @hookimpl
 def menu_links(township, request) -> list[MenuLink]:  # type: ignore[no-untyped-def]
-    return link_for_holders(request, READ, "/admin/accounts", "账号管理", 850)
+    return [MenuLink(href="/admin/accounts", label="账号管理", order=850, permission=READ)]

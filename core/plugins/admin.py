@@ -18,7 +18,7 @@ from core.plugins.service import ToggleError, set_plugin_setting
 from core.units.codes import Level, parse_code
 from core.units.service import OutOfScope
 from core.version import __version__
-from core.web.menu import MenuLink, link_for_holders
+from core.web.menu import MenuLink
 from core.web.render import render
 
 PLUGIN = PluginManifest(
@@ -198,4 +198,4 @@ def register_page_routes() -> APIRouter:
 
 @hookimpl
 def menu_links(township, request) -> list[MenuLink]:  # type: ignore[no-untyped-def]
-    return link_for_holders(request, "plugins.read", "/admin/plugins", "插件管理", 900)
+    return [MenuLink(href="/admin/plugins", label="插件管理", order=900, permission="plugins.read")]

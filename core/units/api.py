@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 from sqlalchemy.engine import Connection
 from sqlmodel import col
 
@@ -50,7 +50,11 @@ class UnitDetail(UnitOut):
 COLUMNS = (col(Unit.code), col(Unit.name), col(Unit.level), col(Unit.parent_code))
 
 
-def rows(conn: Connection, query: Select, values: dict[str, Any]) -> list[dict[str, Any]]:  # type: ignore[type-arg]
+def rows(
+    conn: Connection,
+    query: Select,  # type: ignore[type-arg]
+    values: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """Units as plain dictionaries, in the shape of :class:`UnitOut`."""
     return [
         {
@@ -62,6 +66,16 @@ def rows(conn: Connection, query: Select, values: dict[str, Any]) -> list[dict[s
         }
         for code, name, level, parent in conn.execute(query, values)
     ]
+
+
+def visible_unit(conn: Connection, code: str, visible: ColumnElement[bool]) -> dict[str, Any]:
+    """The unit ``code`` if ``visible`` (a :func:`core.scope_clause`) lets the caller see it,
+    else :class:`OutOfScope`."""
+    parsed = parse_code(code)
+    found = rows(conn, select(*COLUMNS).where(col(Unit.code) == parsed.code, visible))
+    if not found:
+        raise OutOfScope(parsed.code)
+    return found[0]
 
 
 @functools.cache

@@ -27,7 +27,8 @@ def page_link(request: Request, path: str) -> str:
 
 
 async def menu_for(request: Request) -> list[MenuLink]:
-    """Menu entries from core plugins and from the plugins enabled in the request's township.
+    """Menu entries from core plugins and from the plugins enabled in the request's township,
+    those meant for other roles left out (:meth:`MenuLink.shown_to`).
 
     A failing implementation is logged with its plugin's name and skipped.
     """
@@ -42,7 +43,13 @@ async def menu_for(request: Request) -> list[MenuLink]:
         township=township,
         request=request,
     )
-    links = [link for result in results for link in result]
+    actor = getattr(request.state, "actor", None)
+    links = [
+        link
+        for result in results
+        for link in result
+        if link.shown_to(actor, kernel.access, township)
+    ]
     return sorted(links, key=lambda link: (link.order, link.label))
 
 
