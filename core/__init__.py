@@ -8,9 +8,15 @@ Everything a plugin needs comes from here::
 from core.db.engine import get_session, make_engine
 from core.db.migration_env import run_migrations_env
 from core.db.types import UTCDateTime, utcnow
+from core.events.outbox import emit
+from core.events.spec import Event
+from core.forms.spec import FormSpec
 from core.hookspecs import hookimpl, hookspec
 from core.identity.access import Actor, Permission, Role, scope_clause
+from core.jobs.spec import Job, JobContext
 from core.kernel import Kernel, Scope
+from core.metrics.compute import metric_value
+from core.metrics.spec import Metric
 from core.plugins.errors import PluginDisabled, PluginHookError, StartupError
 from core.plugins.manifest import PluginManifest
 from core.plugins.toggles import PluginState, ScopeUnit
@@ -22,12 +28,28 @@ from core.version import __version__
 from core.web.menu import MenuLink
 from core.web.render import page_link, render
 from core.web.scope import current_scope
+from core.workflows.deadlines import Deadline
+from core.workflows.service import (
+    WorkflowError,
+    get_workflow_instance,
+    list_workflow_instances,
+    start_workflow,
+    transition_workflow,
+    workflow_history,
+)
+from core.workflows.spec import State, Transition, TransitionInput, Workflow, WorkflowInstance
 
 __all__ = [
     "Actor",
+    "Deadline",
+    "Event",
+    "FormSpec",
+    "Job",
+    "JobContext",
     "Kernel",
     "Level",
     "MenuLink",
+    "Metric",
     "Permission",
     "PluginDisabled",
     "PluginHookError",
@@ -38,25 +60,38 @@ __all__ = [
     "ScopeUnit",
     "Settings",
     "StartupError",
+    "State",
+    "Transition",
+    "TransitionInput",
     "UTCDateTime",
     "Unit",
     "UnitCodeError",
     "UnitNotFound",
+    "Workflow",
+    "WorkflowError",
+    "WorkflowInstance",
     "__version__",
     "current_scope",
+    "emit",
     "get_session",
     "get_unit",
+    "get_workflow_instance",
     "hookimpl",
     "hookspec",
     "in_subtree",
     "list_units",
+    "list_workflow_instances",
     "make_engine",
+    "metric_value",
     "page_link",
     "parse_code",
     "render",
     "run_migrations_env",
     "scope_clause",
+    "start_workflow",
+    "transition_workflow",
     "utcnow",
+    "workflow_history",
 ]
 
 from core.web.app import create_app

@@ -31,10 +31,15 @@ if TYPE_CHECKING:
 
     from fastapi import APIRouter, Request
 
+    from core.events.spec import Event
+    from core.forms.spec import FormSpec
     from core.identity.access import Actor, Permission, Role
+    from core.jobs.spec import Job
     from core.kernel import Kernel
+    from core.metrics.spec import Metric
     from core.plugins.toggles import ScopeUnit
     from core.web.menu import MenuLink
+    from core.workflows.spec import Workflow, WorkflowInstance
 
 PROJECT = "sanmin"
 hookspec = HookspecMarker(PROJECT)
@@ -165,6 +170,87 @@ class InstallationSpecs:
         """
 
 
+    @hookspec
+    def register_forms(self) -> list[FormSpec] | None:
+        """Return the forms (一事一表) this plugin declares, or ``None``.
+
+        Each :class:`core.FormSpec` names a pydantic model whose fields carry
+        Chinese titles, help texts, choices and required flags, the kind of
+        subject a record is attached to (household, person, unit or ticket) and
+        a schema version. The core validates submissions against the model,
+        stores each as a record, renders the create, view and list pages from
+        the model and serves a JSON API under ``/api/v1/p/{plugin}/forms/``.
+
+        :return: a list of :class:`core.FormSpec`. A bad name, a duplicate or a
+            model the core cannot render takes the plugin out at start-up, with
+            that reason; the others start.
+
+        Township scope: none. Forms exist installation-wide; where the plugin is
+        disabled their pages and API answer 404 and their records are not listed.
+
+        .. versionadded:: 0.1
+        """
+
+    @hookspec
+    def register_workflows(self) -> list[Workflow] | None:
+        """Return the workflows (state machines) this plugin declares, or ``None``.
+
+        A :class:`core.Workflow` lists its states (Chinese labels, open or
+        closed), its transitions (from which states, to which state, who may
+        take them, the inputs they require, a deadline for the state they lead
+        to) and its initial state. The core persists instances with a version
+        and an append-only history and serves them under
+        ``/api/v1/p/{plugin}/workflows/``.
+
+        :return: a list of :class:`core.Workflow`; an inconsistent definition
+            (unknown state, unreachable state, duplicate name) takes the plugin
+            out at start-up, with that reason.
+
+        Township scope: none. Where the plugin is disabled its instances are
+        neither listed nor moved.
+
+        .. versionadded:: 0.1
+        """
+
+    @hookspec
+    def register_metrics(self) -> list[Metric] | None:
+        """Return the metrics this plugin declares, or ``None``.
+
+        A :class:`core.Metric` is computed in SQL for the units of a subtree and
+        a period; the core rolls it up the unit tree, keeps daily aggregates
+        so that a city-wide figure does not scan every record, and serves it
+        as JSON and at ``/metrics`` (Prometheus text format).
+
+        :return: a list of :class:`core.Metric`; a bad name, a duplicate, a column
+            the table does not have or a ratio whose terms are not additive metrics of
+            the plugin takes the plugin out at start-up, with that reason.
+
+        Township scope: none. A metric counts only townships where its plugin is
+        enabled; elsewhere it is absent, not zero.
+
+        .. versionadded:: 0.1
+        """
+
+    @hookspec
+    def register_jobs(self) -> list[Job] | None:
+        """Return the periodic jobs this plugin declares, or ``None``.
+
+        A :class:`core.Job` has a name, a Chinese title, a period and a function
+        taking a :class:`core.JobContext`. ``sanmin worker`` (or the demo, in
+        process) runs each job once per period, for each township where the
+        plugin is enabled, however many workers run.
+
+        :return: a list of :class:`core.Job`; a bad name, a duplicate or a period
+            shorter than a minute takes the plugin out at start-up, with that reason.
+
+        Township scope: none for the declaration; each run happens for one
+        township where the plugin is enabled (or, with ``per_township=False``,
+        once for the installation: always for a core plugin, otherwise while
+        the plugin is enabled in at least one township).
+
+        .. versionadded:: 0.1
+        """
+
 class TownshipSpecs:
     """Contributions called through ``kernel.hooks_for(township)``."""
 
@@ -210,6 +296,53 @@ class TownshipSpecs:
         .. versionadded:: 0.1
         """
 
+
+    @hookspec
+    def workflow_guard(
+        self, instance: WorkflowInstance, transition: str, actor: Actor, inputs: dict[str, Any]
+    ) -> str | None:
+        """Refuse a workflow transition before it is committed, or ``None`` to let it pass.
+
+        Called for every transition of every workflow, after the core has
+        checked the transition's permission, source state, version and
+        required inputs, and before anything is written.
+
+        :param instance: the :class:`core.WorkflowInstance` as it is now (its
+            ``plugin``, ``workflow``, ``state``, ``unit_code``, ``version``).
+        :param transition: the name of the transition asked for.
+        :param actor: who asks.
+        :param inputs: the validated inputs of the transition (e.g. ``reason``).
+        :return: a message in Chinese that the user sees (the transition is
+            refused with 422 and nothing is written), or ``None``. Not an
+            awaitable. Any refusal wins.
+
+        Township scope: only plugins enabled in the instance's township are asked.
+
+        .. versionadded:: 0.1
+        """
+
+    @hookspec
+    def on_event(self, event: Event, kernel: Kernel) -> Any:
+        """React to an event after the change that caused it was committed.
+
+        Events (``form.submitted``, ``workflow.transitioned``, a plugin's own
+        ``{plugin}.…``) are written to the outbox in the same transaction as
+        the change. After commit, each plugin's reaction is called on its own;
+        one that raises is logged and retried with backoff by ``sanmin worker``
+        (or the in-process runner) until it succeeds, and the change is never
+        undone. A reaction may therefore run more than once: make it idempotent
+        (``event.id`` is unique).
+
+        :param event: the :class:`core.Event` (``name``, ``unit_code``,
+            ``township_code``, ``subject``, ``payload``, ``actor_id``, ``id``).
+        :param kernel: the running :class:`core.Kernel`, for database access.
+        :return: ignored; may be an awaitable, which is awaited.
+
+        Township scope: only plugins enabled in the event's township, at the time
+        of delivery, are called.
+
+        .. versionadded:: 0.1
+        """
 
 TOWNSHIP_HOOK_NAMES: frozenset[str] = frozenset(
     name for name in vars(TownshipSpecs) if not name.startswith("_")

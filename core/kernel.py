@@ -13,13 +13,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
 from core.db.engine import make_engine
+from core.forms.catalog import FormCatalog
 from core.identity.access import Actor, build_catalog, combine
+from core.jobs.catalog import JobCatalog
+from core.metrics.catalog import MetricCatalog
 from core.plugins.errors import PluginDisabled
 from core.plugins.registry import PluginRegistry
 from core.plugins.scoping import HookScoper, TownshipHooks
 from core.plugins.toggles import PluginState, ScopeUnit, ToggleState
 from core.settings import Settings
 from core.units.codes import UnitCode
+from core.workflows.catalog import WorkflowCatalog
 
 if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
@@ -58,7 +62,12 @@ class Kernel:
         self.settings = settings
         self.registry = registry
         self.engine = engine
-        self.access = build_catalog(registry)  # may take out plugins with bad declarations
+        # Each may take out plugins with bad declarations, naming the reason.
+        self.access = build_catalog(registry)
+        self.forms = FormCatalog.build(registry, self.access)
+        self.workflows = WorkflowCatalog.build(registry, self.access)
+        self.metrics = MetricCatalog.build(registry)
+        self.jobs = JobCatalog.build(registry)
         # Short indexed reads on the event loop (credentials, one record) use a connection
         # of their own: no threadpool hop, and never a wait for the request pool.
         self.loop_engine = separate_engine(

@@ -2,6 +2,8 @@
 autogenerate and ``create_all`` all need the whole set)."""
 
 from core.audit.models import AuditEntry
+from core.events.models import EventDelivery, OutboxEvent
+from core.forms.models import FormRecord
 from core.identity.models import (
     Account,
     ApiKey,
@@ -10,8 +12,11 @@ from core.identity.models import (
     RoleAssignment,
     SigningKey,
 )
+from core.jobs.models import JobRun
+from core.metrics.models import MetricDaily, MetricRefresh
 from core.plugins.models import ConfigVersion, PluginSetting
 from core.units.models import Unit
+from core.workflows.models import WorkflowHistoryRow, WorkflowInstanceRow
 
 __all__ = [
     "Account",
@@ -19,9 +24,17 @@ __all__ = [
     "AuditEntry",
     "AuthToken",
     "ConfigVersion",
+    "EventDelivery",
+    "FormRecord",
+    "JobRun",
     "LoginThrottle",
+    "MetricDaily",
+    "MetricRefresh",
+    "OutboxEvent",
     "PluginSetting",
     "RoleAssignment",
     "SigningKey",
     "Unit",
+    "WorkflowHistoryRow",
+    "WorkflowInstanceRow",
 ]

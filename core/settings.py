@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -49,12 +50,40 @@ class Settings(BaseSettings):
     auto_migrate: bool = Field(
         default=False, description="apply migrations at start-up (demo and tests only)"
     )
+    run_worker_in_process: bool = Field(
+        default=False,
+        description="deliver events and run jobs inside each server process (the demo turns "
+        "it on); otherwise run `sanmin worker`",
+    )
+    worker_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="how often a runner looks for due events and jobs (the in-process runner "
+        "is also woken by each commit that emits events)",
+    )
+    worker_retention_days: int = Field(
+        default=30, ge=1, description="delivered events and job runs older than this are deleted"
+    )
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="IANA time zone of the installation: where a day starts for metrics",
+    )
 
     @field_validator("disabled_plugins", mode="before")
     @classmethod
     def _split_set(cls, value: object) -> object:
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
     @field_validator("load_plugins", mode="before")

@@ -23,8 +23,9 @@ from __future__ import annotations
 import functools
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from sqlmodel import Session
 from core.identity.models import Account
 from core.identity.secrets import hash_password
 from core.identity.service import grant_role, issue_token
+from core.jobs.worker import Worker
 from core.kernel import Kernel
 from core.plugins.registry import PluginRegistry
 from core.plugins.service import bump_config_version, set_plugin_setting
@@ -302,6 +304,12 @@ class Sanmin:
 
     def enable(self, plugin: str, unit: Unit | str) -> None:
         self.set(plugin, unit, True)
+
+    def worker(self, clock: Callable[[], datetime] | None = None) -> Worker:
+        """A worker for this app, as ``sanmin worker`` runs one: ``.run_once()`` delivers the
+        events due and runs the jobs due, then returns (no sleeping). ``clock`` fakes the
+        current time (aware), to reach a job's next period or a reaction's retry."""
+        return Worker(self.kernel, clock=clock) if clock else Worker(self.kernel)
 
     def disable(self, plugin: str, unit: Unit | str) -> None:
         self.set(plugin, unit, False)

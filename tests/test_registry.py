@@ -25,6 +25,11 @@ def test_builtins_load_through_entry_points_as_builtin() -> None:
         "audit_log",
         "units",
         "plugin_admin",
+        "forms",
+        "workflows",
+        "metrics",
+        "events",
+        "jobs",
     }
 
 

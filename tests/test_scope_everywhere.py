@@ -10,6 +10,9 @@ import pytest
 
 from core.testing import all_routes
 from tests.test_accounts import SCOPED_PATHS
+from tests.test_forms import SCOPED_PATHS as FORMS_PATHS
+from tests.test_metrics import SCOPED_PATHS as METRICS_PATHS
+from tests.test_workflows import SCOPED_PATHS as WORKFLOWS_PATHS
 
 GRID_A, GRID_B = "330802001001001", "330802002001001"  # two townships of 柯城区
 TOWN_A, TOWN_B = "330802001000", "330802002000"
@@ -62,6 +65,9 @@ COVERED = {
     # accounts: each route needs an account first; cases in tests/test_accounts.py
     # (test_every_route_answers_404_outside_the_scope, with sanmin.assert_scoped)
     *SCOPED_PATHS,
+    *FORMS_PATHS,  # tests/test_forms.py: test_every_forms_route_answers_404_outside_the_scope
+    *METRICS_PATHS,  # tests/test_metrics.py: test_every_route_answers_404_outside_the_scope
+    *WORKFLOWS_PATHS,  # tests/test_workflows.py: test_every_workflow_route_answers_404_…
 }
 # Routes that hold no per-unit records, each with the reason.
 EXEMPT = {

@@ -23,7 +23,6 @@ from collections.abc import Iterable
 from fastapi import Request
 from sqlmodel import Session
 
-from core.audit.models import AuditEntry
 from core.audit.service import record
 from core.identity.access import AccessCatalog, Actor
 
@@ -52,8 +51,9 @@ def record_read(
     unit_code: str | None,
     fields: Iterable[str] = (),
     source: str | None = None,
-) -> AuditEntry | None:
-    """Add a read entry to ``session`` when ``permission`` is sensitive (``None`` otherwise).
+) -> int | None:
+    """Add a read entry to ``session`` when ``permission`` is sensitive: its id (``None``
+    otherwise).
 
     The caller commits, before sending the data: an uncommitted entry is no record.
     """

@@ -10,7 +10,8 @@ import functools
 import getpass
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -207,7 +208,8 @@ def demo(
             login.password,
         )
     out.print(table)
-    _serve(host, port, 1)
+    with _env_default("SANMIN_RUN_WORKER_IN_PROCESS", "true"):  # events and jobs: no extra service
+        _serve(host, port, 1)
 
 
 @app.command()
@@ -222,6 +224,53 @@ def serve(
     _require_migrated(engine, registry)
     engine.dispose()
     _serve(host, port, workers)
+
+
+@app.command()
+@one_line_errors
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="只运行一轮后退出 / one pass, then exit")
+    ] = False,
+    interval: Annotated[
+        float | None,
+        typer.Option(min=0.01, help="两轮之间的秒数 / seconds between passes"),
+    ] = None,
+) -> None:
+    """投递事件、运行定时任务（可多进程并行）/ deliver events and run periodic jobs."""
+    import asyncio
+    import logging
+
+    from core.jobs.worker import run_standalone
+    from core.web.app import create_app
+
+    settings, registry, engine = _context()
+    _require_migrated(engine, registry)
+    changes: dict[str, Any] = {"run_worker_in_process": False}  # this process is the runner
+    if interval is not None:
+        changes["worker_interval_seconds"] = interval
+    application = create_app(settings.model_copy(update=changes), registry=registry, engine=engine)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    report = asyncio.run(run_standalone(application, once=once))
+    if report is not None:
+        out.print(
+            f"已处理事件 {report.events} 个，运行任务 {report.jobs} 次 / "
+            "events handled, job runs made",
+            markup=False,
+        )
+
+
+@contextmanager
+def _env_default(name: str, value: str) -> Iterator[None]:
+    """Set an environment variable unless it is set, for the duration only."""
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
 
 
 def _serve(host: str, port: int, workers: int) -> None:

@@ -34,6 +34,11 @@ ESSENTIAL: tuple[str, ...] = (
     "core.audit.plugin",
     "core.units.plugin",
     "core.plugins.admin",
+    "core.forms.plugin",
+    "core.workflows.plugin",
+    "core.metrics.plugin",
+    "core.events.plugin",
+    "core.jobs.plugin",
 )
 
 Source = Literal["core", "builtin", "external", "test"]

@@ -19,6 +19,7 @@ from core.db.engine import make_engine
 from core.db.migrate import pending, upgrade_all
 from core.identity.access import Actor
 from core.identity.web import csrf_protect, make_signer, require_actor, signing_key
+from core.jobs.worker import InProcessRunner
 from core.kernel import Kernel
 from core.plugins.calling import await_me_maybe, call_impl
 from core.plugins.errors import PluginHookError, StartupError
@@ -210,6 +211,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 raise error from exc
             kernel.registry.reject(impl.plugin_name, str(error))  # the others start
     refresher = asyncio.create_task(kernel.toggles.run())
+    runner = InProcessRunner.start(kernel) if kernel.settings.run_worker_in_process else None
     log.info(
         "Sanmin %s serving with plugins: %s",
         __version__,
@@ -220,6 +222,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if runner is not None:
+            await runner.stop()
         refresher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await refresher

@@ -52,24 +52,45 @@ def require_plugin(plugin: str) -> Callable[[Request], Scope]:
     """
 
     async def dependency(request: Request) -> Scope:
-        actor = getattr(request.state, "actor", None)
-        code = unit_code_from_request(request) or (actor.home_unit if actor else None)
-        if not code:
-            raise HTTPException(
-                status_code=400,
-                detail="缺少单位 unit：请用查询参数 unit、路径参数 unit_code 或请求头 "
-                "X-Sanmin-Unit 指定 / the unit is required",
-            )
-        kernel = request.app.state.kernel
-        scope = kernel.scope(code)
-        if actor is not None and not actor.covers(scope.unit.code):
-            raise OutOfScope(scope.unit.code)
-        request.state.scope = scope  # the 404 page then shows the township's own menu
-        kernel.require(plugin, scope)
-        return scope
+        return guard(request, plugin)
 
     dependency.__name__ = f"require_plugin_{plugin}"
     return dependency
+
+
+def guard(request: Request, plugin: str) -> Scope:
+    """The township guard itself: resolve the request's unit (or the actor's home unit),
+    404 outside the actor's units or where ``plugin`` is off; keep the scope on the request."""
+    actor = getattr(request.state, "actor", None)
+    code = unit_code_from_request(request) or (actor.home_unit if actor else None)
+    if not code:
+        raise HTTPException(
+            status_code=400,
+            detail="缺少单位 unit：请用查询参数 unit、路径参数 unit_code 或请求头 "
+            "X-Sanmin-Unit 指定 / the unit is required",
+        )
+    kernel = request.app.state.kernel
+    scope = kernel.scope(code)
+    if actor is not None and not actor.covers(scope.unit.code):
+        raise OutOfScope(scope.unit.code)
+    request.state.scope = scope  # the 404 page then shows the township's own menu
+    kernel.require(plugin, scope)
+    return scope
+
+
+async def require_plugin_from_path(request: Request) -> Scope:
+    """Dependency for core services' routes under a plugin's prefix, such as
+    ``/p/{plugin}/forms/…`` and ``/api/v1/p/{plugin}/forms/…``: the township guard of the
+    plugin that the ``plugin`` path parameter names.
+
+    Core plugins' routers are mounted without the guard, so such a route depends on
+    ``require_actor`` first and then on this. A plugin that is not loaded answers 404
+    naming it; otherwise exactly as :func:`require_plugin`.
+    """
+    plugin = request.path_params.get("plugin", "")
+    if plugin not in request.app.state.kernel.registry.plugins:
+        raise HTTPException(404, f"插件 {plugin} 未安装或未加载 / no such plugin: {plugin!r}")
+    return guard(request, plugin)
 
 
 async def current_scope(request: Request) -> Scope:

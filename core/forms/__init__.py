@@ -1,0 +1,1 @@
+"""Forms (一事一表): plugins declare pydantic models; the core validates, stores, renders."""

@@ -1,0 +1,1 @@
+"""Workflows: declarative state machines whose instances the core persists (see spec.py)."""
