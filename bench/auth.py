@@ -34,17 +34,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
-import os
 import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,25 +71,26 @@ if str(ROOT) not in sys.path:  # run as ``python bench/auth.py``: make ``bench``
     sys.path.insert(0, str(ROOT))
 
 from bench.hooks import (  # noqa: E402
+    DEFAULT_POSTGRES_URL,
     WRK_RUNS,
     WRK_SECONDS,
     AsgiDriver,
     Row,
     Stat,
+    bench_database,
     delta,
     fmt_ratio,
     fmt_us,
     free_port,
     http_latencies,
-    loadavg,
     print_table,
+    report,
     run_coroutine,
     run_wrk,
     timed_loop,
     wait_ready,
 )
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GRID = "330802001001001"  # 府山社区第一网格: the demo grid worker's grid
 TOWNSHIP = "330802001000"  # 府山街道: the demo township admin's township
 OTHER_GRID = "330802001001002"  # the next grid: must answer 404 to the grid worker
@@ -402,9 +399,7 @@ def bench_in_process(bench: Bench) -> dict[str, Stat]:
     calls: dict[str, Callable[[], float]] = {
         "resolve": resolve_batch,
         "digest": lambda: timed_loop(lambda _: digest(raw), range(n)),
-        "token_actor": lambda: in_session(
-            bench, lambda s: actor_from_token(s, raw, "bearer"), n
-        ),
+        "token_actor": lambda: in_session(bench, lambda s: actor_from_token(s, raw, "bearer"), n),
         "roles": lambda: in_session(bench, lambda s: roles_of(s, account_id), n),
         "one_query": lambda: timed_loop(lookup, [raw] * n),
         "clause": lambda: timed_loop(
@@ -656,26 +651,9 @@ def bench_http(bench: Bench, notes: list[str]) -> list[Added] | str:
 # -- main --------------------------------------------------------------------------------------
 
 
-def postgres_base_url() -> str:
-    return os.environ.get("SANMIN_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-
-
-@contextlib.contextmanager
-def database(postgres: bool) -> Iterator[str]:
-    """A URL of an empty database: a temporary SQLite file, or a fresh PostgreSQL schema."""
-    if not postgres:
-        with tempfile.TemporaryDirectory(prefix="sanmin-bench-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-        return
-    from core.testing import postgres_schema  # imports pytest: only when asked for
-
-    with postgres_schema(postgres_base_url()) as url:
-        yield url
-
-
 def run(args: argparse.Namespace) -> list[bool]:
     verdicts: list[bool] = []
-    with database(args.postgres) as url:
+    with bench_database(args.postgres) as url:
         bench = build(url)
         print(f"database: {bench.database}; demo county; {EXTRA_TOKENS + 2} live bearer tokens")
         stats = bench_in_process(bench)
@@ -726,30 +704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(int(args.serve[0]), args.serve[1])
         return 0
 
-    import fastapi
-    import sqlalchemy
-
-    started = time.monotonic()
-    print(
-        f"Sanmin auth/scope benchmark - Python {sys.version.split()[0]}, FastAPI "
-        f"{fastapi.__version__}, SQLAlchemy {sqlalchemy.__version__}, {os.cpu_count()} CPUs, "
-        f"load average {loadavg()}"
-    )
-    try:
-        verdicts = run(args)
-    except Exception:  # a report: say what broke, exit 0
-        sys.stdout.flush()
-        traceback.print_exc()
-        sys.stderr.flush()
-        print("\nthe benchmark stopped on the error above")
-        return 0
-    failed = verdicts.count(False)
-    print(
-        f"\n{len(verdicts) - failed} of {len(verdicts)} targets met"
-        + (f", {failed} MISSED (see above)" if failed else "")
-        + f"; {time.monotonic() - started:.0f} s; load average now {loadavg()}"
-    )
-    return 0
+    return report("auth/scope", lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import gc
 import os
@@ -38,7 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -787,6 +789,54 @@ def bench_http(
 # -- main -------------------------------------------------------------------------------------
 
 
+# -- shared by the benchmark scripts: the database, the report's first and last lines -----------
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@contextlib.contextmanager
+def bench_database(postgres: bool) -> Iterator[str]:
+    """A URL of an empty database: a temporary SQLite file, or a fresh PostgreSQL schema
+    (``SANMIN_TEST_POSTGRES_URL`` or the default) dropped afterwards."""
+    if not postgres:
+        with tempfile.TemporaryDirectory(prefix="sanmin-bench-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
+        return
+    from core.testing import postgres_schema  # imports pytest: only when asked for
+
+    with postgres_schema(os.environ.get("SANMIN_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)) as url:
+        yield url
+
+
+def report(title: str, run: Callable[[], list[bool]], versions: str = "") -> int:
+    """Print the machine line, ``run()`` the parts (each returns its targets' verdicts), then
+    how many targets were met. Always 0: a benchmark is a report, even when it breaks."""
+    import fastapi
+    import sqlalchemy
+
+    started = time.monotonic()
+    print(
+        f"Sanmin {title} benchmark - Python {sys.version.split()[0]}, {versions}FastAPI "
+        f"{fastapi.__version__}, SQLAlchemy {sqlalchemy.__version__}, {os.cpu_count()} CPUs, "
+        f"load average {loadavg()}"
+    )
+    try:
+        verdicts = run()
+    except Exception:  # a report: say what broke, exit 0
+        sys.stdout.flush()
+        traceback.print_exc()
+        sys.stderr.flush()
+        print("\nthe benchmark stopped on the error above")
+        return 0
+    failed = verdicts.count(False)
+    print(
+        f"\n{len(verdicts) - failed} of {len(verdicts)} targets met"
+        + (f", {failed} MISSED (see above)" if failed else "")
+        + f"; {time.monotonic() - started:.0f} s; load average now {loadavg()}"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-http", action="store_true", help="skip the uvicorn part")
@@ -796,16 +846,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(int(args.serve[0]), Path(args.serve[1]))
         return 0
 
-    import fastapi
     import pluggy
 
     random.seed(SEED)
-    started = time.monotonic()
-    print(
-        f"Sanmin hook/kernel benchmark - Python {sys.version.split()[0]}, pluggy "
-        f"{pluggy.__version__}, FastAPI {fastapi.__version__}, {os.cpu_count()} CPUs, "
-        f"load average {loadavg()}"
-    )
+    return report("hook/kernel", lambda: run(args), f"pluggy {pluggy.__version__}, ")
+
+
+def run(args: argparse.Namespace) -> list[bool]:
+    """The three parts; their targets' verdicts."""
     ps = plugin_set()
     verdicts = print_table(
         "1. Township-scoped hook call (50 plugins installed, 25 on)",
@@ -855,13 +903,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 if not shutil.which("wrk"):
                     print("  wrk is not installed: the throughput (wrk) part was skipped")
-    failed = verdicts.count(False)
-    print(
-        f"\n{len(verdicts) - failed} of {len(verdicts)} targets met"
-        + (f", {failed} MISSED (see above)" if failed else "")
-        + f"; {time.monotonic() - started:.0f} s; load average now {loadavg()}"
-    )
-    return 0
+    return verdicts
 
 
 if __name__ == "__main__":

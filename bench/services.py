@@ -48,20 +48,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import csv
 import gc
 import json
-import os
 import random
 import re
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -125,9 +122,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as ``python bench/services.py``: make ``bench`` importable
     sys.path.insert(0, str(ROOT))
 
-from bench.hooks import AsgiDriver, Stat, loadavg, timed_loop  # noqa: E402
+from bench.hooks import (  # noqa: E402
+    DEFAULT_POSTGRES_URL,
+    AsgiDriver,
+    Stat,
+    bench_database,
+    report,
+    timed_loop,
+)
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PLUGIN = "bench"
 COUNTY = "330802000000"  # 柯城区, the demo county
 TOWNSHIP = "330802001000"  # 府山街道
@@ -1044,23 +1047,6 @@ def bench_metrics(bench: Bench, n: int, notes: list[str]) -> list[Line]:
 # -- main ----------------------------------------------------------------------------------------
 
 
-def postgres_base_url() -> str:
-    return os.environ.get("SANMIN_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-
-
-@contextlib.contextmanager
-def database(postgres: bool) -> Iterator[str]:
-    """A URL of an empty database: a temporary SQLite file, or a fresh PostgreSQL schema."""
-    if not postgres:
-        with tempfile.TemporaryDirectory(prefix="sanmin-bench-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-        return
-    from core.testing import postgres_schema  # imports pytest: only when asked for
-
-    with postgres_schema(postgres_base_url()) as url:
-        yield url
-
-
 def part(name: str, fn: Callable[[], list[bool]]) -> list[bool]:
     """Run one part; a part that fails is reported and the others still run."""
     try:
@@ -1075,7 +1061,7 @@ def part(name: str, fn: Callable[[], list[bool]]) -> list[bool]:
 
 def run(args: argparse.Namespace) -> list[bool]:
     verdicts: list[bool] = []
-    with database(args.postgres) as url:
+    with bench_database(args.postgres) as url:
         bench = build(url)
         print(f"database: {bench.database}; demo county; plugin {PLUGIN!r} on in {COUNTY}")
         verdicts += part(
@@ -1102,7 +1088,7 @@ def run(args: argparse.Namespace) -> list[bool]:
                 {
                     "E": "POST /bench/cases/{id}/transitions/{t}: a minimal `def` endpoint "
                     "first in the route table of the same app (as M above), the same "
-                    "{\"version\": v} body, require_actor, the versioned update V, 409 when it "
+                    '{"version": v} body, require_actor, the versioned update V, 409 when it '
                     "matches no row, 200 + id, state, version",
                     "A": "E at /api/v1/bench/cases/..., just before the route table's entry "
                     "serving the transition route: the same route matching as that route",
@@ -1150,30 +1136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    import fastapi
-    import sqlalchemy
-
-    started = time.monotonic()
-    print(
-        f"Sanmin kernel services benchmark - Python {sys.version.split()[0]}, FastAPI "
-        f"{fastapi.__version__}, SQLAlchemy {sqlalchemy.__version__}, {os.cpu_count()} CPUs, "
-        f"load average {loadavg()}"
-    )
-    try:
-        verdicts = run(args)
-    except Exception:  # a report: say what broke, exit 0
-        sys.stdout.flush()
-        traceback.print_exc()
-        sys.stderr.flush()
-        print("\nthe benchmark stopped on the error above")
-        return 0
-    failed = verdicts.count(False)
-    print(
-        f"\n{len(verdicts) - failed} of {len(verdicts)} targets met"
-        + (f", {failed} MISSED (see above)" if failed else "")
-        + f"; {time.monotonic() - started:.0f} s; load average now {loadavg()}"
-    )
-    return 0
+    return report("kernel services", lambda: run(args))
 
 
 if __name__ == "__main__":
