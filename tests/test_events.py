@@ -26,6 +26,7 @@ from core.jobs.support import LEASE, RETRY_CAP, retry_delay
 from core.jobs.worker import Worker
 from core.units.codes import UnitCodeError
 from tests.helpers import manifest
+from tests.test_jobs import fast_heartbeats
 
 HANG_GUARD_SECONDS = 30.0  # only stops a hung test; nothing here is timed
 
@@ -244,7 +245,7 @@ def test_a_worker_whose_lease_ran_out_delivers_nothing_more(sanmin) -> None:
 
     def lease_runs_out() -> None:
         clock.now += LEASE + timedelta(seconds=1)
-        assert other.run_once().events == 2
+        other.run_once()
 
     stalling = plugin(sanmin, "stalling")
     stalling.during = lease_runs_out
@@ -254,6 +255,33 @@ def test_a_worker_whose_lease_ran_out_delivers_nothing_more(sanmin) -> None:
         assert Counter(e.id for e in plugin(sanmin, name).seen) == {first: 1, second: 1}, name
     # The reaction that outlasted the lease is the one called twice (at least once).
     assert Counter(e.id for e in stalling.seen) == {first: 2, second: 1}
+
+
+def test_a_reaction_longer_than_the_lease_keeps_its_event(
+    sanmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a slow reaction runs, its worker renews the lease: another worker does not
+    take the event over and call the reactions a second time."""
+    township = sanmin.township()
+    sanmin.enable("stalling", township)
+    change_and_emit(sanmin, township.code)
+    wait_for_renewal = fast_heartbeats(monkeypatch)
+    clock = Clock()
+    other = Worker(sanmin.kernel, clock=clock)
+
+    meanwhile: list[tuple[bool, int]] = []
+
+    def outlast_the_lease() -> None:
+        clock.now += LEASE + timedelta(seconds=1)
+        meanwhile.append((wait_for_renewal(clock.now), other.run_once().events))
+
+    stalling = plugin(sanmin, "stalling")
+    stalling.during = outlast_the_lease
+    Worker(sanmin.kernel, clock=clock).run_once()
+    assert meanwhile == [(True, 0)]  # renewed; the other worker delivered nothing
+    [row] = outbox(sanmin)
+    for name in ("stalling", "steady", "later"):
+        assert [e.id for e in plugin(sanmin, name).seen] == [row.id], name
 
 
 def test_an_event_still_failing_after_the_retention_is_purged_with_its_errors(
@@ -289,7 +317,15 @@ def test_emit_refuses_bad_input_and_adds_nothing(sanmin) -> None:
             emit(session, "thing.changed", "12345")
         with pytest.raises(ValueError, match="JSON"):
             emit(session, "thing.changed", township.code, payload={"when": object()})
-        assert not session.new
+        with pytest.raises(ValueError, match="JSON"):  # PostgreSQL refuses NaN in JSON
+            emit(session, "thing.changed", township.code, payload={"ratio": float("nan")})
+        for subject in ("x" * 201, "thing:\x00"):  # too long, or NUL: the database refuses
+            with pytest.raises(ValueError, match="subject"):
+                emit(session, "thing.changed", township.code, subject=subject)
+        with pytest.raises(ValueError, match="actor_id"):
+            emit(session, "thing.changed", township.code, actor_id=2**31)
+        session.commit()  # the transaction is intact: nothing reached the database
+    assert outbox(sanmin) == []
 
 
 def test_the_township_of_an_event() -> None:
@@ -320,5 +356,46 @@ def test_the_in_process_runner_delivers_after_commit(sanmin, in_process_settings
             change_and_emit(sanmin, township.code)
             assert steady.delivered.wait(HANG_GUARD_SECONDS), "the reaction never ran"
         assert [e.township_code for e in steady.seen] == [township.code]
+    finally:
+        app.state.kernel.dispose()
+
+
+def test_the_server_stopping_lets_the_running_reaction_finish_and_releases_the_rest(
+    sanmin, in_process_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shutdown asks the in-process runner to stop, then waits for it: the reaction running
+    then finishes and is recorded, and the events it had claimed but not reached are given
+    back at once (not left leased for minutes), all before the lifespan ends."""
+    from fastapi.testclient import TestClient
+
+    township = sanmin.township()
+    sanmin.enable("stalling", township)
+    stop_asked = threading.Event()
+    stop = Worker.stop
+
+    def stopping(worker: Worker) -> None:
+        stop(worker)
+        stop_asked.set()
+
+    monkeypatch.setattr(Worker, "stop", stopping)
+    stalling = plugin(sanmin, "stalling")
+    entered = threading.Event()
+
+    def until_the_server_stops() -> None:
+        entered.set()
+        stop_asked.wait(HANG_GUARD_SECONDS)
+
+    stalling.during = until_the_server_stops
+    app = create_app(in_process_settings, registry=sanmin.kernel.registry)
+    try:
+        with TestClient(app):
+            with sanmin.session() as session:  # three events in one commit: one batch
+                for target in ("1", "2", "3"):
+                    emit(session, "thing.changed", township.code, subject=f"thing:{target}")
+            assert entered.wait(HANG_GUARD_SECONDS), "the reaction never ran"
+        first, *rest = outbox(sanmin)
+        assert stop_asked.is_set()
+        assert (first.claimed_by, deliveries(sanmin)["stalling"].event_id) == (None, first.id)
+        assert [(e.claimed_by, e.done_at) for e in rest] == [(None, None), (None, None)]
     finally:
         app.state.kernel.dispose()

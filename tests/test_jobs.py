@@ -208,13 +208,10 @@ def test_a_run_that_keeps_failing_is_given_up_when_its_period_ends(sanmin) -> No
     assert ran(sanmin, "flaky_jobs", "fragile")[-1] == (township.code, clock.now)
 
 
-def test_a_run_longer_than_the_lease_is_not_taken_from_its_live_worker(
-    sanmin, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A run that outlasts the lease keeps it (its worker renews it while the job runs), so
-    another worker does not start the same run again beside it."""
-    township = sanmin.township()
-    sanmin.enable("slow_jobs", township)
+def fast_heartbeats(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], bool]:
+    """Make workers renew their leases every millisecond while plugin code runs; return a
+    function that waits until a lease was renewed at (fake) time ``at`` or later, and says
+    whether it was (it raises nothing: plugin code calls it, and its errors are caught)."""
     renewals: list[datetime] = []
     renewed = threading.Condition()
     beat = support.heartbeat
@@ -222,31 +219,73 @@ def test_a_run_longer_than_the_lease_is_not_taken_from_its_live_worker(
     def heartbeat(*args: Any) -> bool:
         kept = beat(*args)
         with renewed:
-            renewals.append(args[-1])
+            if kept:
+                renewals.append(args[-1])
             renewed.notify_all()
         return kept
 
+    def wait_for_renewal(at: datetime) -> bool:
+        with renewed:
+            return renewed.wait_for(lambda: any(r >= at for r in renewals), HANG_GUARD_SECONDS)
+
     monkeypatch.setattr(support, "heartbeat", heartbeat)
     monkeypatch.setattr(support, "RENEW_EVERY", timedelta(milliseconds=1))
+    return wait_for_renewal
+
+
+def test_a_run_longer_than_the_lease_is_not_taken_from_its_live_worker(
+    sanmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that outlasts the lease keeps it (its worker renews it while the job runs), so
+    another worker does not start the same run again beside it."""
+    township = sanmin.township()
+    sanmin.enable("slow_jobs", township)
+    wait_for_renewal = fast_heartbeats(monkeypatch)
     clock = Clock()
     start = clock.now
     other = Worker(sanmin.kernel, clock=clock)
 
+    meanwhile: list[tuple[bool, int]] = []
+
     def outlast_the_lease() -> None:
         clock.now += support.LEASE + timedelta(seconds=1)
-        later = clock.now
-        with renewed:  # the worker renewed the lease after this time
-            assert renewed.wait_for(
-                lambda: max(renewals, default=start) >= later, HANG_GUARD_SECONDS
-            )
-        other.run_once()
+        meanwhile.append((wait_for_renewal(clock.now), other.run_once().jobs))
 
     sanmin.kernel.pm.get_plugin("slow_jobs").during = outlast_the_lease
     Worker(sanmin.kernel, clock=clock).run_once()
+    assert meanwhile == [(True, 0)]  # renewed; the other worker made no run
     assert ran(sanmin, "slow_jobs", "long") == [(township.code, start)]
     with sanmin.session() as session:
         row = session.exec(select(JobRun).where(JobRun.job == "slow_jobs.long")).one()
     assert (row.status, row.attempts) == ("done", 1)
+
+
+def test_a_run_longer_than_its_period_delays_the_next_instead_of_overlapping(
+    sanmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    township = sanmin.township()
+    sanmin.enable("slow_jobs", township)
+    wait_for_renewal = fast_heartbeats(monkeypatch)
+    clock = Clock()
+    start = clock.now
+    other = Worker(sanmin.kernel, clock=clock)
+    meanwhile: list[tuple[bool, list[tuple[str | None, datetime]]]] = []
+
+    def overrun_the_period() -> None:
+        clock.now += HOUR + timedelta(minutes=1)
+        renewed = wait_for_renewal(clock.now)
+        other.run_once()  # the next period has begun: its run must wait
+        meanwhile.append((renewed, ran(sanmin, "slow_jobs", "long")))
+
+    sanmin.kernel.pm.get_plugin("slow_jobs").during = overrun_the_period
+    worker = Worker(sanmin.kernel, clock=clock)
+    worker.run_once()
+    assert meanwhile == [(True, [(township.code, start)])]
+    other.run_once()  # the overrun is over: the next period's run starts now
+    assert ran(sanmin, "slow_jobs", "long") == [
+        (township.code, start),
+        (township.code, start + HOUR),
+    ]
 
 
 def test_a_worker_without_the_plugin_leaves_its_runs_alone(sanmin) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     delete,
+    func,
     insert,
     select,
 )
@@ -285,6 +286,41 @@ def test_later_days_are_computed_live(probe) -> None:  # type: ignore[no-untyped
     spring = (date(2026, 3, 1), date(2026, 4, 30))
     assert value(probe, "visits", T1, spring) == 5  # March from the aggregates, April live
     assert all_values(probe, spring) == all_values(probe, spring, aggregates=False)
+
+
+def test_a_mistyped_year_does_not_stop_the_refresh(probe) -> None:  # type: ignore[no-untyped-def]
+    """A record dated in year 202 (for 2026) or 9999 is outside every period one can ask
+    for; the refresh skips it instead of failing every hour, for every metric after it."""
+    add(
+        probe,
+        [
+            (G1, local(2026, 3, 6, 9), date(202, 3, 6), True, 1.0),
+            (G1, datetime(1, 1, 1, tzinfo=UTC), date(9999, 12, 31), True, 1.0),
+        ],
+    )
+    now = local(2026, 4, 10, 8)
+    fresh = refresh_all(probe.kernel, now)
+    assert set(fresh.values()) == {date(2026, 4, 9)}
+    assert value(probe, "planned", G1) == value(probe, "planned", G1, aggregates=False) == 1
+    assert value(probe, "visits", G1) == value(probe, "visits", G1, aggregates=False) == 3
+
+
+class TestABrokenMetric:
+    """A metric whose SQL fails when run (a function the database lacks) is declared fine."""
+
+    @pytest.fixture
+    def sanmin_extra_plugins(self) -> list[tuple[str, Any]]:
+        broken = good(name="broken", where=func.no_such_function(visits.c.done))
+        return [("broken", Probe("broken", [broken])), ("probe", Probe())]
+
+    def test_it_does_not_stop_the_refresh_of_the_others(self, probe, caplog) -> None:  # type: ignore[no-untyped-def]
+        with pytest.raises(RuntimeError, match=r"not refreshed: broken\.broken$"):
+            refresh_all(probe.kernel, local(2026, 4, 10, 8))
+        assert "Metric broken.broken not refreshed" in caplog.text
+        assert all_values(probe) == all_values(probe, aggregates=False) == EXPECTED
+        with probe.engine.connect() as conn:
+            keys = set(conn.execute(select(MetricDaily.metric).distinct()).scalars())
+        assert keys == {f"probe.{name}" for name in ("visits", "visits_done", "hours", "planned")}
 
 
 def test_a_refresh_recomputes_the_settling_days_only(probe) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from core.units.codes import Level, parse_code
 
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _PENDING = "sanmin.events.pending"
+SUBJECT_MAX = 200  # the column's length
 # Built once: building a statement per call costs more than running it (docs/benchmarks.md).
 INSERT_EVENT = insert(OutboxEvent.__table__)  # type: ignore[attr-defined]
 
@@ -53,7 +54,8 @@ def emit(
     :param unit_code: the unit the change is about; its township decides who reacts.
     :param subject: the record, e.g. ``form_record:12``.
     :param payload: JSON-serialisable details.
-    :raises ValueError: a bad name, unit code or payload (nothing is added).
+    :raises ValueError: a bad name, unit code, subject, actor id or payload (nothing is
+        added, and the caller's transaction is intact).
     """
     if not EVENT_NAME.match(name) or len(name) > 100:
         raise ValueError(
@@ -62,9 +64,13 @@ def emit(
     township = township_of(unit_code)
     body = dict(payload or {})
     try:
-        json.dumps(body)
+        json.dumps(body, allow_nan=False)  # PostgreSQL refuses NaN and Infinity in JSON
     except (TypeError, ValueError) as exc:
         raise ValueError(f"event {name} payload is not JSON-serialisable: {exc}") from exc
+    if subject is not None and (len(subject) > SUBJECT_MAX or "\x00" in subject):
+        raise ValueError(f"event {name} subject must be at most {SUBJECT_MAX} characters, no NUL")
+    if actor_id is not None and not 0 < actor_id < 2**31:
+        raise ValueError(f"event {name} actor_id {actor_id} is not an account id")
     now = utcnow()
     values = {
         "name": name,

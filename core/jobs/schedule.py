@@ -38,6 +38,11 @@ def period_of(now: datetime, every: timedelta) -> tuple[datetime, datetime]:
     return start, start + every
 
 
+def _code(township: ScopeUnit | None) -> str:
+    """A run's township code: ``''`` for an installation-wide run."""
+    return township.code if township is not None else ""
+
+
 class JobScheduler:
     """One worker's view of the jobs: which runs it already saw settled in the current
     period (so a pass does not ask the database again), and how to start the others."""
@@ -59,12 +64,14 @@ class JobScheduler:
             name = full_name(plugin, job)
             start, _ = period_of(now, job.every)
             seen = self._seen(name, start)
-            for township in self.targets(plugin, job):
+            todo = [t for t in self.targets(plugin, job) if _code(t) not in seen]
+            busy = self._overrunning(name, start, now) if todo else set()
+            for township in todo:
                 if stopping():
                     return made
-                code = township.code if township is not None else ""
-                if code in seen:
-                    continue
+                code = _code(township)
+                if code in busy:
+                    continue  # not seen: tried again at the next pass
                 seen.add(code)
                 run_id = self._claim_new(name, code, start)
                 if run_id is not None:
@@ -85,6 +92,20 @@ class JobScheduler:
             return sorted(townships, key=lambda unit: unit.code)
         essential = self.kernel.registry.plugins[plugin].essential
         return [None] if essential or townships else []
+
+    def _overrunning(self, name: str, start: datetime, now: datetime) -> set[str]:
+        """Township codes where a run of ``name`` from an earlier period still runs (its
+        worker keeps the lease): the next run waits for it rather than running beside it."""
+        with self.kernel.engine.connect() as conn:
+            found = conn.execute(
+                select(runs.c.township_code).where(
+                    runs.c.job == name,
+                    runs.c.status == "running",
+                    runs.c.claimed_until >= now,
+                    runs.c.period_start < start,
+                )
+            )
+            return set(found.scalars())
 
     def _seen(self, name: str, start: datetime) -> set[str]:
         entry = self._settled.get(name)
@@ -136,7 +157,7 @@ class JobScheduler:
                 break
             plugin, job = known[row.job]
             start, _ = period_of(now, job.every)
-            where = {t.code if t is not None else "": t for t in self.targets(plugin, job)}
+            where = {_code(t): t for t in self.targets(plugin, job)}
             if row.period_start != start or row.township_code not in where:
                 self._give_up(row.id, "its period is over or the plugin is off there")
                 continue

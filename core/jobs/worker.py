@@ -67,6 +67,7 @@ class Worker:
         self.name = name or worker_name()
         self.jobs = JobScheduler(kernel, self.name, clock)
         self._stopping = threading.Event()
+        self._wake: Callable[[], None] = lambda: None  # ends the wait between passes
 
     def run_once(self) -> PassReport:
         """One pass: every event due now, then every job run due now. Blocking."""
@@ -76,12 +77,16 @@ class Worker:
         return PassReport(events, self.jobs.run_due(self._stopping.is_set))
 
     def stop(self) -> None:
-        """Ask a running pass to stop after the reaction or job it is running (thread-safe)."""
+        """Ask the runner to stop after the reaction or job it is running (thread-safe):
+        :meth:`run` then returns, without starting another pass."""
         self._stopping.set()
+        self._wake()
 
     async def run(self, interval: float) -> None:
-        """Pass after pass until cancelled, each in a worker thread; between passes, wait for
-        ``interval`` seconds or until this process commits an event, whichever comes first."""
+        """Pass after pass until :meth:`stop`, each in a worker thread; between passes, wait
+        for ``interval`` seconds or until this process commits an event, whichever comes
+        first. Stop it with :meth:`stop` and await it, rather than cancelling it: a
+        cancelled task would not wait for the pass running in its thread."""
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
 
@@ -90,6 +95,7 @@ class Worker:
                 loop.call_soon_threadsafe(wake.set)
 
         unsubscribe = wakeup.subscribe(notify)
+        self._wake = notify
         failures = 0  # passes in a row that could not use the database
         try:
             while not self._stopping.is_set():
@@ -108,9 +114,12 @@ class Worker:
                     )
                 except Exception:
                     log.exception("Worker pass failed; next pass in %s s", interval)
+                if self._stopping.is_set():
+                    break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), pause)
         finally:
+            self._wake = lambda: None
             unsubscribe()
 
 
@@ -131,11 +140,10 @@ class InProcessRunner:
         return cls(worker, task)
 
     async def stop(self) -> None:
-        """Let the current reaction or job finish, then end the task."""
+        """Let the current reaction or job finish (the events claimed but not reached are
+        given back), then end the task."""
         self.worker.stop()
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        await self.task
 
 
 async def run_standalone(app: FastAPI, *, once: bool) -> PassReport | None:
@@ -160,7 +168,5 @@ async def run_standalone(app: FastAPI, *, once: bool) -> PassReport | None:
         log.info("Worker %s started: a pass every %s s", worker.name, interval)
         task = asyncio.create_task(worker.run(interval))
         await stopped.wait()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await task  # the reaction or job running finishes first
     return None

@@ -220,4 +220,3 @@ def metric_value(
         reader = MetricReader(conn, kernel, aggregates=aggregates)
         _, ranges = reader.require(plugin, unit_code)
         return reader.value(item, ranges, period)
-

@@ -95,4 +95,3 @@ def offset_runs(period: Period, zone: ZoneInfo) -> Iterator[tuple[Period, int | 
             start, current = day, offset
     if start is not None:
         yield Period(start, period.end), current
-

@@ -40,7 +40,7 @@ from core.jobs.support import insert as dialect_insert
 from core.metrics.catalog import Declared
 from core.metrics.compute import DAILY, REFRESH, time_bounds
 from core.metrics.models import MetricDaily, MetricRefresh
-from core.metrics.periods import ONE_DAY, Period, local_day, offset_runs
+from core.metrics.periods import FIRST_DAY, ONE_DAY, Period, local_day, offset_runs
 from core.metrics.spec import Source
 
 if TYPE_CHECKING:
@@ -55,14 +55,26 @@ def refresh_all(
     kernel: Kernel, now: datetime | None = None, *, full: bool = False
 ) -> dict[str, date | None]:
     """Refresh every additive metric's aggregates (``full``: rebuild them from the first
-    record); return each metric's ``fresh_through``."""
+    record); return each metric's ``fresh_through``.
+
+    A metric whose refresh fails (a plugin's SQL the database refuses) is logged and
+    skipped, so that it does not hold back the others; then :class:`RuntimeError` names
+    every such metric (the job is retried, and operators see the names).
+    """
     zone = ZoneInfo(kernel.settings.timezone)
     now = now or utcnow()
     today = local_day(now, zone)
-    return {
-        item.key: refresh_metric(kernel.engine, item, zone, today, now, full=full)
-        for item in kernel.metrics.additive()
-    }
+    fresh: dict[str, date | None] = {}
+    failed: list[str] = []
+    for item in kernel.metrics.additive():
+        try:
+            fresh[item.key] = refresh_metric(kernel.engine, item, zone, today, now, full=full)
+        except Exception:
+            log.exception("Metric %s not refreshed", item.key)
+            failed.append(item.key)
+    if failed:
+        raise RuntimeError(f"metrics not refreshed: {', '.join(failed)}")
+    return fresh
 
 
 def rebuild(kernel: Kernel, now: datetime | None = None) -> dict[str, date | None]:
@@ -127,10 +139,13 @@ def _set_fresh(conn: Connection, key: str, day: date) -> None:
 
 
 def _first_day(conn: Connection, item: Declared, zone: ZoneInfo) -> date | None:
-    """The local day of the metric's earliest record, or ``None`` when it has none."""
+    """The local day of the metric's earliest record, or ``None`` when it has none.
+    Records before :data:`FIRST_DAY` (a mistyped year) are left out: no period reaches
+    them, and a refresh starting there could not be computed."""
     source = item.source
     assert source is not None
-    query = select(func.min(source.time)).select_from(source.from_)
+    lowest, _ = time_bounds(source, Period(FIRST_DAY, FIRST_DAY), zone)
+    query = select(func.min(source.time)).select_from(source.from_).where(source.time >= lowest)
     if source.where is not None:
         query = query.where(source.where)
     earliest = conn.execute(query).scalar()
