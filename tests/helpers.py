@@ -1,8 +1,10 @@
-"""Test plugins shared by Sanmin's own tests."""
+"""Test plugins and helpers shared by Sanmin's own tests."""
 
 from __future__ import annotations
 
-from core import MenuLink, PluginManifest, hookimpl
+from datetime import datetime, timedelta
+
+from core import MenuLink, PluginManifest, hookimpl, utcnow
 
 
 def manifest(name: str, **kwargs: object) -> PluginManifest:
@@ -25,3 +27,13 @@ class MenuPlugin:
     def menu_links(self, township, request):  # type: ignore[no-untyped-def]
         self.calls.append(township.code if township else None)
         return [MenuLink(href=f"/p/{self.PLUGIN.name}/", label=self.PLUGIN.title)]
+
+
+class Clock:
+    """A clock that moves only when told to, starting at the next full hour (aware, UTC)."""
+
+    def __init__(self) -> None:
+        self.now = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+    def __call__(self) -> datetime:
+        return self.now

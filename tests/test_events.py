@@ -12,20 +12,19 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
 
 from core import Event, Settings, create_app, emit, hookimpl
 from core.audit.models import AuditEntry
-from core.db.types import utcnow
 from core.events.models import EventDelivery, OutboxEvent
 from core.events.outbox import township_of
 from core.jobs.support import LEASE, RETRY_CAP, retry_delay
 from core.jobs.worker import Worker
 from core.units.codes import UnitCodeError
-from tests.helpers import manifest
+from tests.helpers import Clock, manifest
 from tests.test_jobs import fast_heartbeats
 
 HANG_GUARD_SECONDS = 30.0  # only stops a hung test; nothing here is timed
@@ -67,16 +66,6 @@ class AsyncReactor(Reactor):
     async def on_event(self, event: Event, kernel) -> None:  # type: ignore[no-untyped-def]
         await asyncio.sleep(0)
         self.seen.append(event)
-
-
-class Clock:
-    """A clock that moves only when told to, starting at the next full hour."""
-
-    def __init__(self) -> None:
-        self.now = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from core import Job, JobContext, hookimpl
-from core.db.types import utcnow
 from core.events.models import OutboxEvent
 from core.jobs import support
 from core.jobs.catalog import JobCatalog
@@ -27,7 +26,7 @@ from core.jobs.schedule import period_of
 from core.jobs.worker import OUTAGE_PAUSE_CAP, PassReport, Worker, pause_after
 from core.kernel import Kernel
 from core.plugins.registry import PluginRegistry
-from tests.helpers import manifest
+from tests.helpers import Clock, manifest
 
 HOUR = timedelta(hours=1)
 HANG_GUARD_SECONDS = 30.0  # only stops a hung test; nothing here is timed
@@ -83,16 +82,6 @@ class Slow:
     @hookimpl
     def register_jobs(self) -> list[Job]:
         return [Job(name="long", title="耗时", every=HOUR, run=self.long)]
-
-
-class Clock:
-    """A clock that moves only when told to, starting at the next full hour."""
-
-    def __init__(self) -> None:
-        self.now = utcnow().replace(minute=0, second=0, microsecond=0) + HOUR
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
