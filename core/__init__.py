@@ -5,6 +5,9 @@ Everything a plugin needs comes from here::
     from core import hookimpl, PluginManifest, MenuLink, Unit
 """
 
+from core.archives.crypto import ArchiveCipher, ArchiveKeyError
+from core.archives.idnumbers import IdNumberError, mask_id_number, mask_phone, validate_id_number
+from core.archives.models import ArchiveHousehold, ArchivePerson
 from core.db.engine import get_session, make_engine
 from core.db.migration_env import run_migrations_env
 from core.db.types import UTCDateTime, utcnow
@@ -41,9 +44,14 @@ from core.workflows.spec import State, Transition, TransitionInput, Workflow, Wo
 
 __all__ = [
     "Actor",
+    "ArchiveCipher",
+    "ArchiveHousehold",
+    "ArchiveKeyError",
+    "ArchivePerson",
     "Deadline",
     "Event",
     "FormSpec",
+    "IdNumberError",
     "Job",
     "JobContext",
     "Kernel",
@@ -82,6 +90,8 @@ __all__ = [
     "list_units",
     "list_workflow_instances",
     "make_engine",
+    "mask_id_number",
+    "mask_phone",
     "metric_value",
     "page_link",
     "parse_code",
@@ -91,6 +101,7 @@ __all__ = [
     "start_workflow",
     "transition_workflow",
     "utcnow",
+    "validate_id_number",
     "workflow_history",
 ]
 

@@ -1,6 +1,7 @@
 """Imports every core table so that ``SQLModel.metadata`` is complete (migrations,
 autogenerate and ``create_all`` all need the whole set)."""
 
+from core.archives.models import ArchiveHousehold, ArchiveKey, ArchivePerson
 from core.audit.models import AuditEntry
 from core.events.models import EventDelivery, OutboxEvent
 from core.forms.models import FormRecord
@@ -21,6 +22,9 @@ from core.workflows.models import WorkflowHistoryRow, WorkflowInstanceRow
 __all__ = [
     "Account",
     "ApiKey",
+    "ArchiveHousehold",
+    "ArchiveKey",
+    "ArchivePerson",
     "AuditEntry",
     "AuthToken",
     "ConfigVersion",

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         description="signs session cookies; when unset, a key is made once and kept in the "
         "database, shared by every process",
     )
+    archive_key: str | None = Field(
+        default=None,
+        description="encrypts ID numbers in the archive (at least 32 characters, kept outside "
+        "the database); when unset, a key is made once and kept in the database (demo only)",
+    )
     auto_migrate: bool = Field(
         default=False, description="apply migrations at start-up (demo and tests only)"
     )

@@ -71,7 +71,7 @@ class Person(BaseModel):
 
 
 VISIT = FormSpec(name="visit", title="走访记录", model=Visit, description="入户走访")
-HOUSEHOLD = FormSpec(name="home_check", title="入户核查", model=Person, subject="household")
+HOUSEHOLD = FormSpec(name="home_check", title="入户核查", model=Person, subject="ticket")
 FEEDBACK = FormSpec(
     name="feedback", title="意见反馈", model=Person, submit_permission="ticket.create"
 )
@@ -355,7 +355,7 @@ def test_a_page_submission_checks_the_subject_as_the_api_does(world) -> None:  #
     """The page's subject is free text: too long or with a NUL, it is refused naming the
     field (the database would store it on SQLite and refuse it on PostgreSQL)."""
     world.kernel.forms.subjects.register(
-        "household", lambda conn, subject_id, within: GRID_A if subject_id[0] == "h" else None
+        "ticket", lambda conn, subject_id, within: GRID_A if subject_id[0] == "h" else None
     )
     worker = world.client_as("grid_worker", GRID_A)
     for subject in ("h" * 65, "h\x00"):
@@ -375,9 +375,9 @@ def test_a_subject_kind_without_a_resolver_answers_422_naming_subject(world) -> 
     url = "/api/v1/p/survey/forms/home_check/records"
     body = {"subject": "17", "data": {"name": "王五"}}
     answer = world.client.post(url, params={"unit": GRID_A}, json=body)
-    assert "暂不支持以「户」为对象的表单" in errors_of(answer)["subject"]
+    assert "暂不支持以「工单」为对象的表单" in errors_of(answer)["subject"]
     page = world.client.get("/p/survey/forms/home_check/new", params={"unit": GRID_A}, headers=HTML)
-    assert page.status_code == 200 and "暂不支持以「户」为对象的表单" in page.text
+    assert page.status_code == 200 and "暂不支持以「工单」为对象的表单" in page.text
 
 
 def test_a_registered_resolver_lets_records_attach_to_its_kind(world) -> None:  # type: ignore[no-untyped-def]
@@ -391,9 +391,9 @@ def test_a_registered_resolver_lets_records_attach_to_its_kind(world) -> None:  
             else None
         )
 
-    world.kernel.forms.subjects.register("household", resolve)
+    world.kernel.forms.subjects.register("ticket", resolve)
     with pytest.raises(ValueError, match="already has a resolver"):
-        world.kernel.forms.subjects.register("household", resolve)
+        world.kernel.forms.subjects.register("ticket", resolve)
     url = "/api/v1/p/survey/forms/home_check/records"
     worker = world.client_as("grid_worker", GRID_A)
     answer = worker.post(
@@ -422,7 +422,7 @@ def test_a_resolver_may_build_its_own_scoped_statement(world) -> None:  # type: 
         assert conn.execute(bound, {"code": unit, **within.parameters}).scalar() == found
         return found
 
-    world.kernel.forms.subjects.register("household", resolve)
+    world.kernel.forms.subjects.register("ticket", resolve)
     url = "/api/v1/p/survey/forms/home_check/records"
     worker = world.client_as("grid_worker", GRID_A)
     answers = {

@@ -30,6 +30,7 @@ def test_builtins_load_through_entry_points_as_builtin() -> None:
         "metrics",
         "events",
         "jobs",
+        "archives",
     }
 
 

@@ -39,6 +39,7 @@ ESSENTIAL: tuple[str, ...] = (
     "core.metrics.plugin",
     "core.events.plugin",
     "core.jobs.plugin",
+    "core.archives.plugin",
 )
 
 Source = Literal["core", "builtin", "external", "test"]

@@ -1,0 +1,82 @@
+"""The archive tables: ``archive_household`` (一户一档) and ``archive_person``, plus the
+database-kept ``archive_key`` used when ``SANMIN_ARCHIVE_KEY`` is not set.
+
+Only fields of docs domain.md §2.2 A that are in scope. A person's ``id_cipher`` is the
+AES-GCM ciphertext of the ID number and ``id_hash`` its keyed hash (unique: one person per
+number); the phone is ordinary PI, stored plain for exact search and masked on read.
+``unit_code`` is the household's grid, copied onto its members so that every scoped query
+filters one indexed column. ``version`` grows by one on each update (409 on a stale one).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column
+from sqlmodel import Field, SQLModel
+
+from core.db.metadata import metadata  # noqa: F401  (naming convention first)
+from core.db.types import UTCDateTime, utcnow
+
+GENDERS: dict[str, str] = {"male": "男", "female": "女"}
+# 与户主关系, after GB/T 4761 家庭关系代码 grouped as household registers use them.
+RELATIONS: dict[str, str] = {
+    "head": "户主",
+    "spouse": "配偶",
+    "child": "子女",
+    "child_in_law": "儿媳/女婿",
+    "parent": "父母",
+    "grandchild": "孙子女",
+    "grandparent": "祖父母",
+    "sibling": "兄弟姐妹",
+    "other": "其他",
+}
+
+
+def _timestamp() -> Column:  # type: ignore[type-arg]
+    return Column(UTCDateTime(), nullable=False)
+
+
+class ArchiveHousehold(SQLModel, table=True):
+    """One household (户): its number, address and grid."""
+
+    __tablename__ = "archive_household"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)  # 户号
+    address: str = Field(max_length=200)
+    unit_code: str = Field(foreign_key="unit.code", max_length=15, index=True)
+    source: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    version: int = 1
+
+
+class ArchivePerson(SQLModel, table=True):
+    """One resident, member of one household."""
+
+    __tablename__ = "archive_person"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=50, index=True)
+    gender: str = Field(max_length=8)
+    birth_date: date
+    id_cipher: str | None = Field(default=None, max_length=80)
+    id_hash: str | None = Field(default=None, max_length=64, unique=True)
+    phone: str | None = Field(default=None, max_length=20, index=True)
+    household_id: int = Field(foreign_key="archive_household.id", index=True)
+    relation: str = Field(max_length=16)
+    unit_code: str = Field(foreign_key="unit.code", max_length=15, index=True)
+    source: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    version: int = 1
+
+
+class ArchiveKey(SQLModel, table=True):
+    """The archive key made at first start when ``SANMIN_ARCHIVE_KEY`` is unset (demo)."""
+
+    __tablename__ = "archive_key"
+
+    id: int = Field(primary_key=True)
+    value: str = Field(max_length=128)

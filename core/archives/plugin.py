@@ -1,0 +1,36 @@
+"""Core plugin ``archives``: the resident archive (民情档案) — households and persons, their
+JSON API (:mod:`core.archives.api`) and the ``household``/``person`` form subjects."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from core.archives.api import router
+from core.archives.crypto import cipher_for
+from core.archives.subjects import resolve_household, resolve_person
+from core.hookspecs import hookimpl
+from core.kernel import Kernel
+from core.plugins.manifest import PluginManifest
+from core.version import __version__
+
+PLUGIN = PluginManifest(
+    name="archives",
+    title="民情档案",
+    version=__version__,
+    description="一户一档：户与人员，身份证号加密存储、脱敏显示、敏感读取留痕",
+    default_enabled=True,
+)
+
+
+@hookimpl
+def register_api_routes() -> APIRouter:
+    return router
+
+
+@hookimpl
+def startup(kernel: Kernel) -> None:
+    """Check the archive key (a short ``SANMIN_ARCHIVE_KEY`` stops the start) and let
+    plugin forms attach to households and persons."""
+    cipher_for(kernel)
+    kernel.forms.subjects.register("household", resolve_household)
+    kernel.forms.subjects.register("person", resolve_person)
