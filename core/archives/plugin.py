@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from core.archives.api import router
+from core.archives.api import router as households_api
 from core.archives.crypto import cipher_for
 from core.archives.subjects import resolve_household, resolve_person
 from core.hookspecs import hookimpl
@@ -22,9 +22,14 @@ PLUGIN = PluginManifest(
 )
 
 
+# The archive's routers, one per module (households and persons, and the other categories).
+api = APIRouter()
+api.include_router(households_api)
+
+
 @hookimpl
 def register_api_routes() -> APIRouter:
-    return router
+    return api
 
 
 @hookimpl
