@@ -378,3 +378,67 @@ def test_plugin_forms_attach_to_households_and_persons_in_scope(world) -> None: 
         ("visit", "abc"),
     ):
         assert set(errors_of(submit(form, subject))) == {"subject"}
+
+
+# -- pages --------------------------------------------------------------------------------
+
+PAGE_PATHS = {"/archives/households", "/archives/households/{household_id}"}
+
+
+def test_the_household_file_page_masks_for_a_grid_worker(world) -> None:  # type: ignore[no-untyped-def]
+    page = world.client_as("grid_worker", GRID_A).get(f"/archives/households/{world.ids['a']}")
+    assert page.status_code == 200, page.text
+    assert "一户一档 · 户号 A001" in page.text and "王大" in page.text and "户主" in page.text
+    assert "330802********1232" in page.text and "138****5678" in page.text
+    assert MAN not in page.text and "13812345678" not in page.text
+    assert "未成年" in page.text  # 王小, born 2015
+    assert "已脱敏" in page.text and sensitive_reads(world) == []
+
+
+def test_the_household_file_page_unmasks_for_read_sensitive_and_audits(world) -> None:  # type: ignore[no-untyped-def]
+    cadre = world.client_as("village_cadre", VILLAGE_A, "cadre")
+    page = cadre.get(f"/archives/households/{world.ids['a']}")
+    assert page.status_code == 200 and MAN in page.text and GIRL in page.text
+    assert "记入审计日志" in page.text
+    assert [(r.actor, r.target_type) for r in sensitive_reads(world)] == [
+        ("account:cadre", "household")
+    ]
+
+
+def test_the_pages_answer_404_outside_the_scope(world) -> None:  # type: ignore[no-untyped-def]
+    world.assert_scoped(
+        "GET",
+        f"/archives/households/{world.ids['a']}",
+        role="grid_worker",
+        inside=GRID_A,
+        outside=GRID_B,
+    )
+    world.assert_scoped(
+        "GET",
+        f"/archives/households?unit={GRID_A}",
+        role="grid_worker",
+        inside=GRID_A,
+        outside=GRID_B,
+    )
+
+
+def test_the_list_page_searches_members_and_links_each_file(world) -> None:  # type: ignore[no-untyped-def]
+    county = world.client
+    page = county.get("/archives/households", params={"name": "王"})
+    assert page.status_code == 200
+    assert f'href="/archives/households/{world.ids["a"]}"' in page.text
+    assert f'href="/archives/households/{world.ids["b"]}"' not in page.text
+    everyone = county.get("/archives/households").text
+    assert "A001" in everyone and "B001" in everyone
+    worker = world.client_as("grid_worker", GRID_A).get("/archives/households").text
+    assert "A001" in worker and "B001" not in worker  # the scope is in the query
+    assert 'href="/archives/households">民情档案</a>' in worker  # the menu entry (archive.read)
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(world) -> None:  # type: ignore[no-untyped-def]
+    answer = world.anonymous.get(
+        f"/archives/households/{world.ids['a']}",
+        headers={"Accept": "text/html"},
+        follow_redirects=False,
+    )
+    assert answer.status_code in (302, 303, 307) and "/login" in answer.headers["location"]

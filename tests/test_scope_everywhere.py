@@ -10,6 +10,7 @@ import pytest
 
 from core.testing import all_routes
 from tests.test_accounts import SCOPED_PATHS
+from tests.test_archives import PAGE_PATHS as ARCHIVE_PAGE_PATHS
 from tests.test_archives import SCOPED_PATHS as ARCHIVES_PATHS
 from tests.test_forms import SCOPED_PATHS as FORMS_PATHS
 from tests.test_metrics import SCOPED_PATHS as METRICS_PATHS
@@ -67,6 +68,7 @@ COVERED = {
     # (test_every_route_answers_404_outside_the_scope, with sanmin.assert_scoped)
     *SCOPED_PATHS,
     *ARCHIVES_PATHS,  # tests/test_archives.py: test_every_route_answers_404_outside_the_scope
+    *ARCHIVE_PAGE_PATHS,  # tests/test_archives.py: test_the_pages_answer_404_outside_the_scope
     *FORMS_PATHS,  # tests/test_forms.py: test_every_forms_route_answers_404_outside_the_scope
     *METRICS_PATHS,  # tests/test_metrics.py: test_every_route_answers_404_outside_the_scope
     *WORKFLOWS_PATHS,  # tests/test_workflows.py: test_every_workflow_route_answers_404_…

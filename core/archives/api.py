@@ -89,6 +89,12 @@ def list_households_api(
 @router.get("/households/{household_id}", summary="一户一档 / one household with members")
 def get_household_api(household_id: RowId, request: Request, actor: Reader) -> dict[str, Any]:
     """一户一档: the household and its members."""
+    return household_file(request, actor, household_id)
+
+
+def household_file(request: Request, actor: Actor, household_id: int) -> dict[str, Any]:
+    """一户一档 as the API and the page show it: the household and its members, unmasked
+    (and audited) only for an actor holding ``archive.read_sensitive`` at its unit."""
     kernel = request.app.state.kernel
     with _session(request) as session:
         household = service.visible_household(session, actor, kernel.access, household_id)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from core.archives import service
 from core.archives.api import router as households_api
 from core.archives.crypto import cipher_for
+from core.archives.pages import pages
 from core.archives.subjects import resolve_household, resolve_person
 from core.hookspecs import hookimpl
 from core.kernel import Kernel
 from core.plugins.manifest import PluginManifest
 from core.version import __version__
+from core.web.menu import MenuLink
 
 PLUGIN = PluginManifest(
     name="archives",
@@ -30,6 +33,18 @@ api.include_router(households_api)
 @hookimpl
 def register_api_routes() -> APIRouter:
     return api
+
+
+@hookimpl
+def register_page_routes() -> APIRouter:
+    return pages
+
+
+@hookimpl
+def menu_links(township, request) -> list[MenuLink]:  # type: ignore[no-untyped-def]
+    return [
+        MenuLink(href="/archives/households", label="民情档案", order=200, permission=service.READ)
+    ]
 
 
 @hookimpl

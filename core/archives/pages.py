@@ -1,0 +1,77 @@
+"""Pages of the archive: the household list and 一户一档, the household file.
+
+They show exactly what the JSON API shows (the same functions build both): ID numbers and
+phones masked unless the viewer holds ``archive.read_sensitive`` at the household's unit,
+and such an unmasked read audited before the page is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from core.archives import service
+from core.archives.api import MAX_PAGE, SearchText, household_file
+from core.archives.crypto import cipher_for
+from core.identity.access import Actor
+from core.identity.web import require_actor
+from core.web.inputs import Offset, RowId
+from core.web.render import render
+
+pages = APIRouter(prefix="/archives", dependencies=[Depends(require_actor)])
+Viewer = Annotated[Actor, Depends(require_actor)]
+PAGE = 50
+
+
+@pages.get("/households", response_class=HTMLResponse)
+async def households_page(
+    request: Request,
+    actor: Viewer,
+    unit: Annotated[str | None, Query()] = None,
+    name: SearchText = None,
+    offset: Offset = 0,
+) -> HTMLResponse:
+    """户列表: the households the viewer may see, with a member-name search."""
+    kernel = request.app.state.kernel
+
+    def load() -> list[dict[str, Any]]:
+        with Session(kernel.engine) as session:
+            return service.list_households(
+                session,
+                actor,
+                kernel.access,
+                cipher_for(kernel),
+                unit=unit,
+                name=name,
+                id_number=None,
+                phone=None,
+                limit=min(PAGE, MAX_PAGE) + 1,
+                offset=offset,
+            )
+
+    found = await run_in_threadpool(load)
+    query = {k: v for k, v in (("unit", unit), ("name", name)) if v}
+    more = len(found) > PAGE
+    return await render(
+        request,
+        "core/archives_households.html",
+        {
+            "households": found[:PAGE],
+            "name": name or "",
+            "unit_filter": unit or "",
+            "previous": urlencode(query | {"offset": max(offset - PAGE, 0)}) if offset else None,
+            "next": urlencode(query | {"offset": offset + PAGE}) if more else None,
+        },
+    )
+
+
+@pages.get("/households/{household_id}", response_class=HTMLResponse)
+async def household_page(household_id: RowId, request: Request, actor: Viewer) -> HTMLResponse:
+    """一户一档: the household and its members (404 outside the viewer's scope)."""
+    household = await run_in_threadpool(household_file, request, actor, household_id)
+    return await render(request, "core/archives_household.html", {"household": household})
