@@ -5,6 +5,7 @@ Everything a plugin needs comes from here::
     from core import hookimpl, PluginManifest, MenuLink, Unit
 """
 
+from core.archives.care import CareInputs, CareResult
 from core.archives.crypto import ArchiveCipher, ArchiveKeyError
 from core.archives.idnumbers import IdNumberError, mask_id_number, mask_phone, validate_id_number
 from core.archives.models import ArchiveHousehold, ArchivePerson
@@ -48,6 +49,8 @@ __all__ = [
     "ArchiveHousehold",
     "ArchiveKeyError",
     "ArchivePerson",
+    "CareInputs",
+    "CareResult",
     "Deadline",
     "Event",
     "FormSpec",

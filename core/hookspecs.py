@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
     from fastapi import APIRouter, Request
 
+    from core.archives.care import CareResult
+    from core.archives.models import ArchivePerson
     from core.events.spec import Event
     from core.forms.spec import FormSpec
     from core.identity.access import Actor, Permission, Role
@@ -343,6 +345,31 @@ class TownshipSpecs:
 
         .. versionadded:: 0.1
         """
+
+    @hookspec
+    def care_level_refine(
+        self, person: ArchivePerson, assessment: CareResult
+    ) -> CareResult | None:
+        """Refine the elderly care level (红/黄/绿) the rule table computed, or ``None``.
+
+        Called each time a person is (re-)assessed: after a change of the care inputs, a
+        change of the county's thresholds, and by the daily re-assessment job. An approved
+        manual override is never passed here.
+
+        :param person: the :class:`core.archives.models.ArchivePerson` assessed (read it,
+            do not change it).
+        :param assessment: the :class:`core.CareResult` of the rule table (``level``,
+            ``rule``, ``reason`` and the ``inputs`` it looked at).
+        :return: a :class:`core.CareResult` with ``level`` one of ``red``, ``yellow``,
+            ``green``, a ``rule`` name (prefix it with the plugin's name) and a Chinese
+            ``reason``; it is stored instead of the computed one. ``None`` keeps the computed
+            level. Not an awaitable. The first refinement returned wins.
+
+        Township scope: only plugins enabled in the person's township are asked.
+
+        .. versionadded:: 0.1
+        """
+
 
 TOWNSHIP_HOOK_NAMES: frozenset[str] = frozenset(
     name for name in vars(TownshipSpecs) if not name.startswith("_")

@@ -1,6 +1,21 @@
 """Imports every core table so that ``SQLModel.metadata`` is complete (migrations,
 autogenerate and ``create_all`` all need the whole set)."""
 
+from core.archives.care import (
+    ArchiveCareAssessment,
+    ArchiveCareOverride,
+    ArchiveCareProfile,
+    ArchiveCareThreshold,
+    ArchivePersonTag,
+)
+from core.archives.categories import (
+    ArchiveEstate,
+    ArchiveHouse,
+    ArchiveOwnersCommittee,
+    ArchivePlace,
+    ArchivePropertyCompany,
+    ArchiveVehicle,
+)
 from core.archives.models import ArchiveHousehold, ArchiveKey, ArchivePerson
 from core.audit.models import AuditEntry
 from core.events.models import EventDelivery, OutboxEvent
@@ -22,9 +37,20 @@ from core.workflows.models import WorkflowHistoryRow, WorkflowInstanceRow
 __all__ = [
     "Account",
     "ApiKey",
+    "ArchiveCareAssessment",
+    "ArchiveCareOverride",
+    "ArchiveCareProfile",
+    "ArchiveCareThreshold",
+    "ArchiveEstate",
+    "ArchiveHouse",
     "ArchiveHousehold",
     "ArchiveKey",
+    "ArchiveOwnersCommittee",
     "ArchivePerson",
+    "ArchivePersonTag",
+    "ArchivePlace",
+    "ArchivePropertyCompany",
+    "ArchiveVehicle",
     "AuditEntry",
     "AuthToken",
     "ConfigVersion",

@@ -96,3 +96,32 @@ def test_a_wrong_key_or_altered_ciphertext_fails_loudly() -> None:
 def test_a_short_key_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 32"):
         ArchiveCipher("short")
+
+
+def test_the_memoised_validation_agrees_with_stdnum() -> None:
+    """``_validate`` is ``stdnum.cn.ric.validate`` with its region lookup cached: the same
+    verdict on a seeded sample of right, wrong-checksum, unknown-region and bad-date numbers."""
+    import random
+
+    from stdnum.cn import ric
+
+    from core.archives.idnumbers import _validate
+
+    rng = random.Random(20261127)
+    regions = ["330802", "330800", "110101", "999999", "330801"]
+
+    def verdict(check, number: str) -> str:  # type: ignore[no-untyped-def]
+        try:
+            return check(number)
+        except Exception as exc:  # the exception's type is the verdict
+            return type(exc).__name__
+
+    for _ in range(2000):
+        body = (
+            f"{rng.choice(regions)}{rng.randint(1900, 2025):04d}{rng.randint(1, 13):02d}"
+            f"{rng.randint(1, 31):02d}{rng.randint(0, 999):03d}"
+        )
+        number = body + ric.calc_check_digit(body + "0")
+        if rng.random() < 0.1:
+            number = number[:-1] + ("0" if number[-1] != "0" else "1")
+        assert verdict(_validate, number) == verdict(ric.validate, number), number

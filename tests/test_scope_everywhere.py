@@ -10,8 +10,10 @@ import pytest
 
 from core.testing import all_routes
 from tests.test_accounts import SCOPED_PATHS
+from tests.test_archive_categories import SCOPED_PATHS as CATEGORIES_PATHS
 from tests.test_archives import PAGE_PATHS as ARCHIVE_PAGE_PATHS
 from tests.test_archives import SCOPED_PATHS as ARCHIVES_PATHS
+from tests.test_care import SCOPED_PATHS as CARE_PATHS
 from tests.test_forms import SCOPED_PATHS as FORMS_PATHS
 from tests.test_metrics import SCOPED_PATHS as METRICS_PATHS
 from tests.test_workflows import SCOPED_PATHS as WORKFLOWS_PATHS
@@ -69,6 +71,8 @@ COVERED = {
     *SCOPED_PATHS,
     *ARCHIVES_PATHS,  # tests/test_archives.py: test_every_route_answers_404_outside_the_scope
     *ARCHIVE_PAGE_PATHS,  # tests/test_archives.py: test_the_pages_answer_404_outside_the_scope
+    *CATEGORIES_PATHS,  # tests/test_archive_categories.py: test_every_route_answers_404_…
+    *CARE_PATHS,  # tests/test_care.py: test_every_care_route_answers_404_outside_the_scope
     *FORMS_PATHS,  # tests/test_forms.py: test_every_forms_route_answers_404_outside_the_scope
     *METRICS_PATHS,  # tests/test_metrics.py: test_every_route_answers_404_outside_the_scope
     *WORKFLOWS_PATHS,  # tests/test_workflows.py: test_every_workflow_route_answers_404_…

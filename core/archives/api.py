@@ -42,8 +42,16 @@ def _session(request: Request) -> Session:
     return Session(request.app.state.kernel.engine, expire_on_commit=False)
 
 
-def _reveal(request: Request, actor: Actor, kind: str, rid: int, unit_code: str) -> bool:
-    """Whether to show ``kind`` ``rid`` unmasked; if so the read is audited first."""
+def reveal(
+    request: Request,
+    actor: Actor,
+    kind: str,
+    rid: int,
+    unit_code: str,
+    fields: list[str] = SENSITIVE_FIELDS,
+) -> bool:
+    """Whether to show ``fields`` of ``kind`` ``rid`` unmasked (the actor holds
+    ``archive.read_sensitive`` at ``unit_code``); if so the read is audited first."""
     if not request.app.state.kernel.allowed(actor, service.SENSITIVE, unit_code):
         return False
     audit_read(
@@ -53,7 +61,7 @@ def _reveal(request: Request, actor: Actor, kind: str, rid: int, unit_code: str)
         target_type=kind,
         target_id=str(rid),
         unit_code=unit_code,
-        fields=SENSITIVE_FIELDS,
+        fields=fields,
     )
     return True
 
@@ -99,10 +107,10 @@ def household_file(request: Request, actor: Actor, household_id: int) -> dict[st
     with _session(request) as session:
         household = service.visible_household(session, actor, kernel.access, household_id)
         members = service.members_of(session, household_id)
-    reveal = _reveal(request, actor, "household", household_id, household.unit_code)
+    unmasked = reveal(request, actor, "household", household_id, household.unit_code)
     cipher = cipher_for(kernel)
     return service.household_out(household) | {
-        "members": [service.person_out(p, cipher, reveal) for p in members]
+        "members": [service.person_out(p, cipher, unmasked) for p in members]
     }
 
 
@@ -132,8 +140,8 @@ def get_person_api(person_id: RowId, request: Request, actor: Reader) -> dict[st
     kernel = request.app.state.kernel
     with _session(request) as session:
         person = service.visible_person(session, actor, kernel.access, person_id)
-    reveal = _reveal(request, actor, "person", person_id, person.unit_code)
-    return service.person_out(person, cipher_for(kernel), reveal)
+    unmasked = reveal(request, actor, "person", person_id, person.unit_code)
+    return service.person_out(person, cipher_for(kernel), unmasked)
 
 
 @router.post("/persons", status_code=201, summary="新建人员 / create a person")

@@ -8,11 +8,18 @@ before 1900.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 
 from stdnum.cn import ric
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
+from stdnum.exceptions import (
+    InvalidChecksum,
+    InvalidComponent,
+    InvalidFormat,
+    InvalidLength,
+    ValidationError,
+)
 
 EARLIEST_BIRTH = date(1900, 1, 1)
 PHONE_RE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")  # mobile, or 区号-landline
@@ -25,7 +32,7 @@ class IdNumberError(ValueError):
 def validate_id_number(value: str, today: date | None = None) -> str:
     """The canonical 18-character ID number (upper-case ``X``), or :class:`IdNumberError`."""
     try:
-        number = ric.validate(value)
+        number = _validate(value)
     except InvalidChecksum as exc:
         raise IdNumberError("身份证号校验位错误 / the ID number's check digit is wrong") from exc
     except InvalidComponent as exc:
@@ -42,6 +49,36 @@ def validate_id_number(value: str, today: date | None = None) -> str:
     if born < EARLIEST_BIRTH:
         raise IdNumberError("身份证号的出生日期早于 1900 年 / birth date before 1900")
     return number
+
+
+def _validate(value: str) -> str:
+    """:func:`stdnum.cn.ric.validate`, step for step, with its region lookup memoised.
+
+    The lookup (``numdb``, which region codes existed in which year) depends only on the
+    first six digits and the birth year, and costs most of a validation: an import of a
+    county's archive validates the same few hundred regions a million times.
+    """
+    number = ric.compact(value)
+    if len(number) != 18:
+        raise InvalidLength()
+    if not number[:-1].isascii() or not number[:-1].isdigit():
+        raise InvalidFormat()
+    if number[-1] != ric.calc_check_digit(number):
+        raise InvalidChecksum()
+    born = ric.get_birth_date(number)  # InvalidComponent when the date does not exist
+    if not _region_existed(number[:6], born.year):
+        raise InvalidComponent()
+    return number
+
+
+@functools.lru_cache(maxsize=65536)
+def _region_existed(region: str, year: int) -> bool:
+    """Whether region code ``region`` was assigned in ``year`` (stdnum's own lookup)."""
+    try:
+        ric.get_birth_place(f"{region}{year:04d}0101000")
+    except InvalidComponent:
+        return False
+    return True
 
 
 def birth_date_of(number: str) -> date:

@@ -7,10 +7,16 @@ from fastapi import APIRouter
 
 from core.archives import service
 from core.archives.api import router as households_api
+from core.archives.care_api import PERMISSIONS as CARE_PERMISSIONS
+from core.archives.care_api import REASSESS_JOB
+from core.archives.care_api import router as care_api
+from core.archives.categories_api import router as categories_api
 from core.archives.crypto import cipher_for
 from core.archives.pages import pages
 from core.archives.subjects import resolve_household, resolve_person
 from core.hookspecs import hookimpl
+from core.identity.access import Permission
+from core.jobs.spec import Job
 from core.kernel import Kernel
 from core.plugins.manifest import PluginManifest
 from core.version import __version__
@@ -28,11 +34,25 @@ PLUGIN = PluginManifest(
 # The archive's routers, one per module (households and persons, and the other categories).
 api = APIRouter()
 api.include_router(households_api)
+api.include_router(categories_api)
+api.include_router(care_api)
 
 
 @hookimpl
 def register_api_routes() -> APIRouter:
     return api
+
+
+@hookimpl
+def register_permissions() -> list[Permission]:
+    """Approving a care-level override, and setting a county's care thresholds."""
+    return CARE_PERMISSIONS
+
+
+@hookimpl
+def register_jobs() -> list[Job]:
+    """The daily care-level re-assessment of each township."""
+    return [REASSESS_JOB]
 
 
 @hookimpl

@@ -69,6 +69,8 @@ app.add_typer(units_app, name="units")
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(users_app, name="users")
 app.add_typer(apikeys_app, name="apikeys")
+import_app = typer.Typer(help="批量导入 / bulk import", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 # Wide when piped, so that a line per plugin survives grep and logs.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -709,6 +711,84 @@ def apikeys_revoke(name: Annotated[str, typer.Argument(help="名称 / name")]) -
         else:
             note = f"（已于 {_when(revoked_at)} 撤销，未变 / already revoked, unchanged）"
     out.print(f"API key {name.strip()} 已撤销 / revoked{note}", markup=False, highlight=False)
+
+
+# -- import --------------------------------------------------------------------------------
+
+
+@import_app.command("archive")
+@one_line_errors
+def import_archive_file(
+    file: Annotated[Path, typer.Argument(help="CSV 或 XLSX 户籍表 / CSV or XLSX sheet")],
+    unit: Annotated[str, typer.Option(help="导入单位代码，网格须在其下 / importing unit")],
+    source: Annotated[str, typer.Option(help="数据来源 / source recorded")] = "import",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="只校验计数，不写入 / validate, write nothing")
+    ] = False,
+    errors: Annotated[
+        Path | None, typer.Option(help="错误明细 CSV（行,列,值,原因）/ errors file")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="CSV 编码，默认自动识别 UTF-8/GB18030 / CSV encoding")
+    ] = None,
+) -> None:
+    """导入户籍档案：按身份证号与户号更新或新增，可重复运行 / import the archive (upsert)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from core.archives.crypto import ArchiveCipher, archive_secret
+    from core.archives.importer import import_archive
+    from core.archives.template import estimate_rows
+
+    settings, registry, engine = _context()
+    _require_migrated(engine, registry)
+    cipher = ArchiveCipher(archive_secret(engine, settings.archive_key))
+    total = estimate_rows(file) if file.is_file() else None
+    columns = (TextColumn("导入 / importing"), BarColumn(), MofNCompleteColumn())
+    bar = Progress(*columns, console=err, transient=True)
+    task = bar.add_task("import", total=total)
+
+    def advance(rows: int) -> None:  # the bar shows from the first batch: errors come first
+        bar.start()
+        bar.advance(task, rows)
+
+    try:
+        summary = import_archive(
+            engine,
+            cipher,
+            file,
+            unit_code=unit,
+            actor=cli_actor(),
+            source=source,
+            dry_run=dry_run,
+            errors=errors,
+            encoding=encoding,
+            progress=advance,
+        )
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+    engine.dispose()
+    note = "（试运行，未写入 / dry run, nothing written）" if dry_run else ""
+    out.print(
+        f"新增 {summary.inserted}，更新 {summary.updated}，未变 {summary.unchanged}，"
+        f"拒绝 {summary.rejected} / inserted, updated, unchanged, rejected{note}",
+        markup=False,
+    )
+    if summary.rejected:
+        where = f"见 / see {errors}" if errors else "用 --errors FILE 查看原因 / use --errors FILE"
+        out.print(f"被拒绝的行 / rejected rows: {where}", markup=False)
+
+
+@import_app.command("template")
+@one_line_errors
+def import_template(
+    file: Annotated[Path, typer.Argument(help="生成的 .xlsx 或 .csv / file to write")],
+) -> None:
+    """生成户籍导入模板 / write the archive import template."""
+    from core.archives.template import write_template
+
+    write_template(file)
+    out.print(f"已生成模板 / template written: {file}", markup=False)
 
 
 # -- plugin authors ------------------------------------------------------------------------
