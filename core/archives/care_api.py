@@ -51,9 +51,17 @@ PERMISSIONS = [
     Permission(
         APPROVE,
         "审批关爱等级调整",
-        granted_to=("village_cadre", "township_admin", "county_admin", "city_admin"),
+        granted_to=(
+            "village_cadre",
+            "township_admin",
+            "county_admin",
+            "city_admin",
+            "system_admin",
+        ),
     ),
-    Permission(CONFIGURE, "设置关爱等级阈值", granted_to=("county_admin", "city_admin")),
+    Permission(
+        CONFIGURE, "设置关爱等级阈值", granted_to=("county_admin", "city_admin", "system_admin")
+    ),
 ]
 router = APIRouter(prefix="/archives/care", tags=["archives"])
 Reader = Annotated[Actor, Depends(require_actor)]
