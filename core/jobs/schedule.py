@@ -64,9 +64,9 @@ class JobScheduler:
             name = full_name(plugin, job)
             start, _ = period_of(now, job.every)
             seen = self._seen(name, start)
-            todo = [t for t in self.targets(plugin, job) if _code(t) not in seen]
-            busy = self._overrunning(name, start, now) if todo else set()
-            for township in todo:
+            due = [t for t in self.targets(plugin, job) if _code(t) not in seen]
+            busy = self._overrunning(name, start, now) if due else set()
+            for township in due:
                 if stopping():
                     return made
                 code = _code(township)

@@ -227,12 +227,12 @@ class Workflow:
 
     def _reachability_problems(self, where: str) -> list[str]:
         found: list[str] = []
-        reached, todo = {self.initial}, [self.initial]
-        while todo:
-            for transition in self.outgoing(todo.pop()):
+        reached, frontier = {self.initial}, [self.initial]
+        while frontier:
+            for transition in self.outgoing(frontier.pop()):
                 if transition.target not in reached and self.state(transition.target):
                     reached.add(transition.target)
-                    todo.append(transition.target)
+                    frontier.append(transition.target)
         for state in self.states:
             if state.name not in reached:
                 found.append(f"{where}: state {state.name!r} is unreachable from {self.initial!r}")
