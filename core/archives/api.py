@@ -15,8 +15,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator
 from sqlmodel import Session
 
-from core.archives import service
+from core.archives import listing, service
 from core.archives.crypto import cipher_for
+from core.archives.disclosure import reveal
+from core.archives.household_file import household_file
 from core.archives.schemas import (
     HouseholdIn,
     HouseholdPatch,
@@ -25,14 +27,12 @@ from core.archives.schemas import (
     PersonPatch,
     Phone,
 )
-from core.audit.reads import audit_read
 from core.identity.access import Actor
 from core.identity.web import require_actor, require_permission
 from core.web.inputs import Offset, RowId, no_nul
 
 router = APIRouter(prefix="/archives", tags=["archives"])
 MAX_PAGE = 200
-SENSITIVE_FIELDS = ["id_number", "phone"]
 Writer = Annotated[Actor, Depends(require_permission(service.WRITE))]
 Reader = Annotated[Actor, Depends(require_actor)]
 SearchText = Annotated[str | None, Query(min_length=1, max_length=50), AfterValidator(no_nul)]
@@ -40,30 +40,6 @@ SearchText = Annotated[str | None, Query(min_length=1, max_length=50), AfterVali
 
 def _session(request: Request) -> Session:
     return Session(request.app.state.kernel.engine, expire_on_commit=False)
-
-
-def reveal(
-    request: Request,
-    actor: Actor,
-    kind: str,
-    rid: int,
-    unit_code: str,
-    fields: list[str] = SENSITIVE_FIELDS,
-) -> bool:
-    """Whether to show ``fields`` of ``kind`` ``rid`` unmasked (the actor holds
-    ``archive.read_sensitive`` at ``unit_code``); if so the read is audited first."""
-    if not request.app.state.kernel.allowed(actor, service.SENSITIVE, unit_code):
-        return False
-    audit_read(
-        request,
-        actor,
-        service.SENSITIVE,
-        target_type=kind,
-        target_id=str(rid),
-        unit_code=unit_code,
-        fields=fields,
-    )
-    return True
 
 
 @router.get("/households", summary="户列表 / list households")
@@ -80,7 +56,7 @@ def list_households_api(
     """A page of the households the caller may see, in 户号 order."""
     kernel = request.app.state.kernel
     with _session(request) as session:
-        return service.list_households(
+        return listing.list_households(
             session,
             actor,
             kernel.access,
@@ -98,20 +74,6 @@ def list_households_api(
 def get_household_api(household_id: RowId, request: Request, actor: Reader) -> dict[str, Any]:
     """一户一档: the household and its members."""
     return household_file(request, actor, household_id)
-
-
-def household_file(request: Request, actor: Actor, household_id: int) -> dict[str, Any]:
-    """一户一档 as the API and the page show it: the household and its members, unmasked
-    (and audited) only for an actor holding ``archive.read_sensitive`` at its unit."""
-    kernel = request.app.state.kernel
-    with _session(request) as session:
-        household = service.visible_household(session, actor, kernel.access, household_id)
-        members = service.members_of(session, household_id)
-    unmasked = reveal(request, actor, "household", household_id, household.unit_code)
-    cipher = cipher_for(kernel)
-    return service.household_out(household) | {
-        "members": [service.person_out(p, cipher, unmasked) for p in members]
-    }
 
 
 @router.post("/households", status_code=201, summary="新建户 / create a household")

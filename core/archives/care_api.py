@@ -18,7 +18,6 @@ from sqlalchemy import case, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core.archives.api import reveal
 from core.archives.care import (
     ADL,
     CHILDREN,
@@ -35,6 +34,7 @@ from core.archives.care import (
     Thresholds,
     evaluate,
 )
+from core.archives.disclosure import reveal
 from core.archives.models import ArchivePerson
 from core.archives.service import READ, STALE, WRITE, age_on, invalid, not_found
 from core.audit.service import record

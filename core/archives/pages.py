@@ -15,9 +15,10 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from core.archives import service
-from core.archives.api import MAX_PAGE, SearchText, household_file
+from core.archives import listing
+from core.archives.api import MAX_PAGE, SearchText
 from core.archives.crypto import cipher_for
+from core.archives.household_file import household_file
 from core.identity.access import Actor
 from core.identity.web import require_actor
 from core.web.inputs import Offset, RowId
@@ -41,7 +42,7 @@ async def households_page(
 
     def load() -> list[dict[str, Any]]:
         with Session(kernel.engine) as session:
-            return service.list_households(
+            return listing.list_households(
                 session,
                 actor,
                 kernel.access,

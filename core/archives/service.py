@@ -128,40 +128,6 @@ def household_out(household: ArchiveHousehold) -> dict[str, Any]:
     }
 
 
-def list_households(
-    session: Session,
-    actor: Actor,
-    catalog: AccessCatalog,
-    cipher: ArchiveCipher,
-    *,
-    unit: str | None,
-    name: str | None,
-    id_number: str | None,
-    phone: str | None,
-    limit: int,
-    offset: int,
-) -> list[dict[str, Any]]:
-    """A page of visible households in 户号 order, filtered (every filter in the query)."""
-    query = select(ArchiveHousehold).where(household_visible(actor, catalog))
-    if unit is not None:
-        code = parse_code(unit)
-        if not actor.role_allows(catalog, READ, code.code) and actor.person_id is None:
-            raise not_found()
-        query = query.where(col(ArchiveHousehold.unit_code).startswith(code.path))
-    members = select(col(ArchivePerson.household_id))
-    if name is not None:
-        prefix = col(ArchivePerson.name).startswith(name, autoescape=True)
-        query = query.where(col(ArchiveHousehold.id).in_(members.where(prefix)))
-    if id_number is not None:
-        hashed = col(ArchivePerson.id_hash) == cipher.lookup_hash(id_number)
-        query = query.where(col(ArchiveHousehold.id).in_(members.where(hashed)))
-    if phone is not None:
-        same_phone = col(ArchivePerson.phone) == phone
-        query = query.where(col(ArchiveHousehold.id).in_(members.where(same_phone)))
-    query = query.order_by(col(ArchiveHousehold.number)).limit(limit).offset(offset)
-    return [household_out(h) for h in session.exec(query)]
-
-
 def visible_household(
     session: Session, actor: Actor, catalog: AccessCatalog, hid: int
 ) -> ArchiveHousehold:
