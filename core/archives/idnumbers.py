@@ -1,9 +1,13 @@
 """Resident ID numbers (身份证号) and phone numbers: validation and masking.
 
 :func:`stdnum.cn.ric.validate` checks the length, the digits, the ISO 7064 check digit, that
-the birth date exists and that the region code was assigned in the birth year. It does not
-know today's date: :func:`validate_id_number` also refuses a birth date in the future or
-before 1900.
+the birth date exists and that the region code was assigned *in the birth year*. That last
+check is wrong for real people: the region code is where the number was first issued, and
+resident ID numbers were first issued from 1984, so everyone born earlier carries a code of
+the 1980s or later (stdnum refuses 330802195001011234, a 柯城区 elder's number, because 柯城区
+was created in 1985). :func:`validate_id_number` therefore runs stdnum's steps itself and
+accepts a region code that existed in some year from the later of the birth year and 1984
+until today. It also refuses a birth date in the future or before 1900.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from stdnum.exceptions import (
 )
 
 EARLIEST_BIRTH = date(1900, 1, 1)
+FIRST_ISSUED = 1984  # the first resident ID numbers (居民身份证试行)
 PHONE_RE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")  # mobile, or 区号-landline
 
 
@@ -52,7 +57,8 @@ def validate_id_number(value: str, today: date | None = None) -> str:
 
 
 def _validate(value: str) -> str:
-    """:func:`stdnum.cn.ric.validate`, step for step, with its region lookup memoised.
+    """:func:`stdnum.cn.ric.validate`, step for step, with the region checked as the module
+    docstring says and its lookup memoised.
 
     The lookup (``numdb``, which region codes existed in which year) depends only on the
     first six digits and the birth year, and costs most of a validation: an import of a
@@ -66,9 +72,19 @@ def _validate(value: str) -> str:
     if number[-1] != ric.calc_check_digit(number):
         raise InvalidChecksum()
     born = ric.get_birth_date(number)  # InvalidComponent when the date does not exist
-    if not _region_existed(number[:6], born.year):
+    if not _region_issued(number[:6], born.year):
         raise InvalidComponent()
     return number
+
+
+@functools.lru_cache(maxsize=65536)
+def _region_issued(region: str, born: int) -> bool:
+    """Whether a person born in ``born`` can carry region code ``region``: the code existed
+    in some year from ``max(born, 1984)`` until this year (a birth year still ahead is
+    left to the caller's check of the date)."""
+    this_year = date.today().year
+    start = min(max(born, FIRST_ISSUED), this_year)
+    return any(_region_existed(region, year) for year in range(start, this_year + 1))
 
 
 @functools.lru_cache(maxsize=65536)
