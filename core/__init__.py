@@ -7,6 +7,8 @@ Everything a plugin needs comes from here::
 
 from core.archives.care import CareInputs, CareResult
 from core.archives.crypto import ArchiveCipher, ArchiveKeyError
+from core.archives.extensions import ArchiveField
+from core.archives.household_file import HouseholdSection, SectionEntry
 from core.archives.idnumbers import IdNumberError, mask_id_number, mask_phone, validate_id_number
 from core.archives.models import ArchiveHousehold, ArchivePerson
 from core.db.engine import get_session, make_engine
@@ -46,6 +48,7 @@ from core.workflows.spec import State, Transition, TransitionInput, Workflow, Wo
 __all__ = [
     "Actor",
     "ArchiveCipher",
+    "ArchiveField",
     "ArchiveHousehold",
     "ArchiveKeyError",
     "ArchivePerson",
@@ -54,6 +57,7 @@ __all__ = [
     "Deadline",
     "Event",
     "FormSpec",
+    "HouseholdSection",
     "IdNumberError",
     "Job",
     "JobContext",
@@ -69,6 +73,7 @@ __all__ = [
     "Role",
     "Scope",
     "ScopeUnit",
+    "SectionEntry",
     "Settings",
     "StartupError",
     "State",

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from fastapi import APIRouter, Request
 
     from core.archives.care import CareResult
-    from core.archives.models import ArchivePerson
+    from core.archives.extensions import ArchiveField
+    from core.archives.household_file import HouseholdSection
+    from core.archives.models import ArchiveHousehold, ArchivePerson
     from core.events.spec import Event
     from core.forms.spec import FormSpec
     from core.identity.access import Actor, Permission, Role
@@ -171,7 +173,6 @@ class InstallationSpecs:
         .. versionadded:: 0.1
         """
 
-
     @hookspec
     def register_forms(self) -> list[FormSpec] | None:
         """Return the forms (一事一表) this plugin declares, or ``None``.
@@ -253,6 +254,37 @@ class InstallationSpecs:
         .. versionadded:: 0.1
         """
 
+    @hookspec
+    def register_archive_fields(self) -> list[ArchiveField] | None:
+        """Return the extra fields this plugin adds to archive persons or households, or ``None``.
+
+        A :class:`core.ArchiveField` names the record kind it extends (``person`` or
+        ``household``), a snake_case name unique within the plugin for that kind, a Chinese
+        title and how its value is validated: a ``kind`` of the forms service (``text``,
+        ``integer``, ``number``, ``boolean``, ``date``, ``choice`` with ``choices``),
+        ``required``, ``max_length``, ``minimum``/``maximum`` and a ``help`` text.
+
+        Values are stored namespaced by plugin (``extra[plugin][name]`` on the record) and
+        written through the archive API's ``extra`` body field: a create or update is
+        validated against the declarations of the plugins enabled in the record's township
+        (an unknown plugin or field, a bad value or a plugin off there is a 422 naming
+        ``extra.{plugin}.{name}``), an update merges plugin by plugin (``null`` removes a
+        field), and both are versioned and audited like the record's other fields. Reads
+        show the namespaces of plugins enabled in the record's township only, and the
+        household file (一户一档) shows each field with its title.
+
+        :return: a list of :class:`core.ArchiveField`. Not an awaitable. A bad name, kind,
+            choice list or bound, or a name declared twice, takes the plugin out at
+            start-up, with that reason; the others start.
+
+        Township scope: none for the declaration; the values are read and written only
+        where the plugin is enabled. Values stored while it was on stay stored, and show
+        again when it is switched back on.
+
+        .. versionadded:: 0.1
+        """
+
+
 class TownshipSpecs:
     """Contributions called through ``kernel.hooks_for(township)``."""
 
@@ -297,7 +329,6 @@ class TownshipSpecs:
 
         .. versionadded:: 0.1
         """
-
 
     @hookspec
     def workflow_guard(
@@ -347,9 +378,7 @@ class TownshipSpecs:
         """
 
     @hookspec
-    def care_level_refine(
-        self, person: ArchivePerson, assessment: CareResult
-    ) -> CareResult | None:
+    def care_level_refine(self, person: ArchivePerson, assessment: CareResult) -> CareResult | None:
         """Refine the elderly care level (红/黄/绿) the rule table computed, or ``None``.
 
         Called each time a person is (re-)assessed: after a change of the care inputs, a
@@ -366,6 +395,38 @@ class TownshipSpecs:
             level. Not an awaitable. The first refinement returned wins.
 
         Township scope: only plugins enabled in the person's township are asked.
+
+        .. versionadded:: 0.1
+        """
+
+    @hookspec
+    def household_file_sections(
+        self,
+        household: ArchiveHousehold,
+        members: list[ArchivePerson],
+        actor: Actor,
+        kernel: Kernel,
+    ) -> list[HouseholdSection] | None:
+        """Return sections this plugin adds to 一户一档, the household file, or ``None``.
+
+        Called each time a household file is shown, on the API and on the page, after the
+        core has checked that ``actor`` may read the household. Use it to show what the
+        practice knows about the household: visits, requests, sessions attended.
+
+        :param household: the :class:`core.archives.models.ArchiveHousehold` shown.
+        :param members: its members (:class:`core.archives.models.ArchivePerson`).
+        :param actor: who is looking; show only what its roles allow.
+        :param kernel: the running :class:`core.Kernel`, for database access.
+        :return: a list of :class:`core.HouseholdSection` (a snake_case ``key``, a Chinese
+            ``title``, an ``order`` and ``entries``: :class:`core.SectionEntry` with a
+            timezone-aware ``at``, a ``text`` of at most 500 characters and an optional
+            ``href``, a path on this site), or ``None``. Entries also join the household's
+            timeline. Never unmasked ID numbers or phones. Not an awaitable.
+
+        Township scope: only plugins enabled in the household's township are asked. An
+        implementation that raises, or returns anything else than sections, is logged
+        with the plugin's name and left out: the file is shown without it. Wrappers are
+        therefore not supported.
 
         .. versionadded:: 0.1
         """

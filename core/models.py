@@ -16,6 +16,7 @@ from core.archives.categories import (
     ArchivePropertyCompany,
     ArchiveVehicle,
 )
+from core.archives.import_models import ArchiveImportFile, ArchiveImportRun
 from core.archives.models import ArchiveHousehold, ArchiveKey, ArchivePerson
 from core.audit.models import AuditEntry
 from core.events.models import EventDelivery, OutboxEvent
@@ -44,6 +45,8 @@ __all__ = [
     "ArchiveEstate",
     "ArchiveHouse",
     "ArchiveHousehold",
+    "ArchiveImportFile",
+    "ArchiveImportRun",
     "ArchiveKey",
     "ArchiveOwnersCommittee",
     "ArchivePerson",

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from core import Settings, StartupError, create_app, hookimpl
+from core.archives.listing import NAME_PREFIX_INDEX
 from core.audit.models import AuditEntry
 from core.audit.service import record
 from core.db.engine import make_engine
@@ -32,9 +33,16 @@ def test_openapi_lists_core_routes(sanmin) -> None:
     assert "/p/knock_door/" not in schema["paths"]  # pages stay out of the API schema
 
 
+def _not_dialect_only(obj, name, kind, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+    """The name-prefix index exists on PostgreSQL only (migration 0012), not in the metadata."""
+    return not (kind == "index" and name == NAME_PREFIX_INDEX)
+
+
 def test_the_models_match_the_migrations(sanmin) -> None:
     with sanmin.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": _not_dialect_only}
+        )
         diff = compare_metadata(context, metadata)
     assert [d for d in diff if "alembic_version" not in str(d)] == []
 

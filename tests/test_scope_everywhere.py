@@ -11,11 +11,14 @@ import pytest
 from core.testing import all_routes
 from tests.test_accounts import SCOPED_PATHS
 from tests.test_archive_categories import SCOPED_PATHS as CATEGORIES_PATHS
+from tests.test_archive_export import SCOPED_PATHS as EXPORT_PATHS
 from tests.test_archives import PAGE_PATHS as ARCHIVE_PAGE_PATHS
 from tests.test_archives import SCOPED_PATHS as ARCHIVES_PATHS
 from tests.test_care import SCOPED_PATHS as CARE_PATHS
 from tests.test_forms import SCOPED_PATHS as FORMS_PATHS
+from tests.test_import_runs import SCOPED_PATHS as IMPORT_RUNS_PATHS
 from tests.test_metrics import SCOPED_PATHS as METRICS_PATHS
+from tests.test_village_book import SCOPED_PATHS as VILLAGE_BOOK_PATHS
 from tests.test_workflows import SCOPED_PATHS as WORKFLOWS_PATHS
 
 GRID_A, GRID_B = "330802001001001", "330802002001001"  # two townships of 柯城区
@@ -73,6 +76,9 @@ COVERED = {
     *ARCHIVE_PAGE_PATHS,  # tests/test_archives.py: test_the_pages_answer_404_outside_the_scope
     *CATEGORIES_PATHS,  # tests/test_archive_categories.py: test_every_route_answers_404_…
     *CARE_PATHS,  # tests/test_care.py: test_every_care_route_answers_404_outside_the_scope
+    *EXPORT_PATHS,  # tests/test_archive_export.py: a grid worker's export, 404 elsewhere
+    *IMPORT_RUNS_PATHS,  # tests/test_import_runs.py: each route 404 for another township
+    *VILLAGE_BOOK_PATHS,  # tests/test_village_book.py: a cadre of another village gets 404
     *FORMS_PATHS,  # tests/test_forms.py: test_every_forms_route_answers_404_outside_the_scope
     *METRICS_PATHS,  # tests/test_metrics.py: test_every_route_answers_404_outside_the_scope
     *WORKFLOWS_PATHS,  # tests/test_workflows.py: test_every_workflow_route_answers_404_…

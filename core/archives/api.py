@@ -15,21 +15,20 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator
 from sqlmodel import Session
 
-from core.archives import listing, service
+from core.archives import service
 from core.archives.crypto import cipher_for
 from core.archives.disclosure import reveal
+from core.archives.extensions import extensions_of
 from core.archives.household_file import household_file
 from core.archives.schemas import (
     HouseholdIn,
     HouseholdPatch,
-    IdNumber,
     PersonIn,
     PersonPatch,
-    Phone,
 )
 from core.identity.access import Actor
 from core.identity.web import require_actor, require_permission
-from core.web.inputs import Offset, RowId, no_nul
+from core.web.inputs import RowId, no_nul
 
 router = APIRouter(prefix="/archives", tags=["archives"])
 MAX_PAGE = 200
@@ -42,58 +41,37 @@ def _session(request: Request) -> Session:
     return Session(request.app.state.kernel.engine, expire_on_commit=False)
 
 
-@router.get("/households", summary="户列表 / list households")
-def list_households_api(
-    request: Request,
-    actor: Reader,
-    unit: Annotated[str | None, Query(description="单位或网格及其下级 / subtree")] = None,
-    name: Annotated[SearchText, Query(description="成员姓名前缀 / member name prefix")] = None,
-    id_number: Annotated[IdNumber, Query(description="身份证号（精确）/ exact")] = None,
-    phone: Annotated[Phone, Query(description="联系电话（精确）/ exact")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Offset = 0,
-) -> list[dict[str, Any]]:
-    """A page of the households the caller may see, in 户号 order."""
-    kernel = request.app.state.kernel
-    with _session(request) as session:
-        return listing.list_households(
-            session,
-            actor,
-            kernel.access,
-            cipher_for(kernel),
-            unit=unit,
-            name=name,
-            id_number=id_number,
-            phone=phone,
-            limit=limit,
-            offset=offset,
-        )
-
-
 @router.get("/households/{household_id}", summary="一户一档 / one household with members")
 def get_household_api(household_id: RowId, request: Request, actor: Reader) -> dict[str, Any]:
-    """一户一档: the household and its members."""
+    """一户一档: the household, its members with their care level and tags, housing,
+    vehicles, plugins' form records and sections, and a timeline."""
     return household_file(request, actor, household_id)
 
 
 @router.post("/households", status_code=201, summary="新建户 / create a household")
 def create_household_api(body: HouseholdIn, request: Request, actor: Writer) -> dict[str, Any]:
-    """A new household in a grid of the caller's write scope."""
+    """A new household in a grid of the caller's write scope, with plugins' ``extra``
+    values (422 naming ``extra.<plugin>.<field>``)."""
+    kernel = request.app.state.kernel
+    extensions = extensions_of(kernel)
     with _session(request) as session:
-        household = service.create_household(session, actor, request.app.state.kernel.access, body)
-    return service.household_out(household)
+        household = service.create_household(session, actor, kernel.access, body, extensions)
+    return service.household_view(household, extensions)
 
 
 @router.patch("/households/{household_id}", summary="修改户 / update a household")
 def update_household_api(
     household_id: RowId, body: HouseholdPatch, request: Request, actor: Writer
 ) -> dict[str, Any]:
-    """Change a household (``version`` as read; 409 when stale)."""
+    """Change a household (``version`` as read; 409 when stale); ``extra`` merges per
+    plugin, ``null`` removing a field."""
+    kernel = request.app.state.kernel
+    extensions = extensions_of(kernel)
     with _session(request) as session:
         household = service.update_household(
-            session, actor, request.app.state.kernel.access, household_id, body
+            session, actor, kernel.access, household_id, body, extensions
         )
-    return service.household_out(household)
+    return service.household_view(household, extensions)
 
 
 @router.get("/persons/{person_id}", summary="人员详情 / one person")
@@ -103,26 +81,30 @@ def get_person_api(person_id: RowId, request: Request, actor: Reader) -> dict[st
     with _session(request) as session:
         person = service.visible_person(session, actor, kernel.access, person_id)
     unmasked = reveal(request, actor, "person", person_id, person.unit_code)
-    return service.person_out(person, cipher_for(kernel), unmasked)
+    return service.person_view(person, cipher_for(kernel), unmasked, extensions_of(kernel))
 
 
 @router.post("/persons", status_code=201, summary="新建人员 / create a person")
 def create_person_api(body: PersonIn, request: Request, actor: Writer) -> dict[str, Any]:
-    """A new member of a household in the caller's write scope."""
+    """A new member of a household in the caller's write scope, with plugins' ``extra``
+    values (422 naming ``extra.<plugin>.<field>``)."""
     kernel = request.app.state.kernel
-    cipher = cipher_for(kernel)
+    cipher, extensions = cipher_for(kernel), extensions_of(kernel)
     with _session(request) as session:
-        person = service.create_person(session, actor, kernel.access, cipher, body)
-    return service.person_out(person, cipher, reveal=False)
+        person = service.create_person(session, actor, kernel.access, cipher, body, extensions)
+    return service.person_view(person, cipher, False, extensions)
 
 
 @router.patch("/persons/{person_id}", summary="修改人员 / update a person")
 def update_person_api(
     person_id: RowId, body: PersonPatch, request: Request, actor: Writer
 ) -> dict[str, Any]:
-    """Change a person (``version`` as read; 409 when stale)."""
+    """Change a person (``version`` as read; 409 when stale); ``extra`` merges per plugin,
+    ``null`` removing a field."""
     kernel = request.app.state.kernel
-    cipher = cipher_for(kernel)
+    cipher, extensions = cipher_for(kernel), extensions_of(kernel)
     with _session(request) as session:
-        person = service.update_person(session, actor, kernel.access, cipher, person_id, body)
-    return service.person_out(person, cipher, reveal=False)
+        person = service.update_person(
+            session, actor, kernel.access, cipher, person_id, body, extensions
+        )
+    return service.person_view(person, cipher, False, extensions)

@@ -219,9 +219,7 @@ def _of_household(request: Request, actor: Actor, category: Category, hid: int) 
     (its ``archive.read`` scope or, for a resident, its own household)."""
     model = category.model
     with _session(request) as session:
-        household = service.visible_household(
-            session, actor, request.app.state.kernel.access, hid
-        )
+        household = service.visible_household(session, actor, request.app.state.kernel.access, hid)
         query = (
             category.query()
             .where(col(model.household_id) == household.id)  # type: ignore[attr-defined]

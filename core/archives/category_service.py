@@ -328,4 +328,3 @@ def owner_in_household(session: Session, values: dict[str, Any]) -> None:
     owner = session.get(ArchivePerson, values["owner_id"])
     if owner is None or owner.household_id != values["household_id"]:
         raise invalid("owner_id", "车主应为该户成员 / the owner must be a member of the household")
-

@@ -27,6 +27,7 @@ from stdnum.exceptions import (
 
 EARLIEST_BIRTH = date(1900, 1, 1)
 FIRST_ISSUED = 1984  # the first resident ID numbers (居民身份证试行)
+CANONICAL_RE = re.compile(r"\d{17}[\dX]")  # what compact() leaves of a well-typed number
 PHONE_RE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")  # mobile, or 区号-landline
 
 
@@ -48,7 +49,7 @@ def validate_id_number(value: str, today: date | None = None) -> str:
         raise IdNumberError(
             "身份证号应为 18 位，前 17 位为数字 / 17 digits and a check character"
         ) from exc
-    born = ric.get_birth_date(number)
+    born = birth_date_of(number)
     if born > (today or date.today()):
         raise IdNumberError("身份证号的出生日期在未来 / the ID number's birth date is future")
     if born < EARLIEST_BIRTH:
@@ -64,14 +65,17 @@ def _validate(value: str) -> str:
     first six digits and the birth year, and costs most of a validation: an import of a
     county's archive validates the same few hundred regions a million times.
     """
-    number = ric.compact(value)
+    upper = value.upper()
+    # stdnum's compact() strips spaces and dashes character by character; a number already
+    # in canonical form (nearly every row of an import) skips it.
+    number = upper if CANONICAL_RE.fullmatch(upper) else ric.compact(value)
     if len(number) != 18:
         raise InvalidLength()
     if not number[:-1].isascii() or not number[:-1].isdigit():
         raise InvalidFormat()
     if number[-1] != ric.calc_check_digit(number):
         raise InvalidChecksum()
-    born = ric.get_birth_date(number)  # InvalidComponent when the date does not exist
+    born = birth_date_of(number)  # InvalidComponent when the date does not exist
     if not _region_issued(number[:6], born.year):
         raise InvalidComponent()
     return number
@@ -98,8 +102,12 @@ def _region_existed(region: str, year: int) -> bool:
 
 
 def birth_date_of(number: str) -> date:
-    """The birth date written in a valid ID number."""
-    return ric.get_birth_date(number)
+    """The birth date written in a canonical ID number (:class:`InvalidComponent` when
+    that date does not exist); :func:`stdnum.cn.ric.get_birth_date` without its compact()."""
+    try:
+        return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise InvalidComponent() from None
 
 
 def gender_of(number: str) -> str:

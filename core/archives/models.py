@@ -6,13 +6,16 @@ AES-GCM ciphertext of the ID number and ``id_hash`` its keyed hash (unique: one 
 number); the phone is ordinary PI, stored plain for exact search and masked on read.
 ``unit_code`` is the household's grid, copied onto its members so that every scoped query
 filters one indexed column. ``version`` grows by one on each update (409 on a stale one).
+``extra`` holds plugins' extension fields, namespaced by plugin (``{plugin: {field:
+value}}``, :mod:`core.archives.extensions`); an empty object when there are none.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy import JSON, Column, text
 from sqlmodel import Field, SQLModel
 
 from core.db.metadata import metadata  # noqa: F401  (naming convention first)
@@ -37,6 +40,11 @@ def _timestamp() -> Column:  # type: ignore[type-arg]
     return Column(UTCDateTime(), nullable=False)
 
 
+def _extra() -> Column:  # type: ignore[type-arg]
+    """Plugins' extension values; ``{}`` also for rows inserted without it (imports)."""
+    return Column(JSON, nullable=False, server_default=text("'{}'"))
+
+
 class ArchiveHousehold(SQLModel, table=True):
     """One household (户): its number, address and grid."""
 
@@ -50,6 +58,7 @@ class ArchiveHousehold(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     version: int = 1
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=_extra())
 
 
 class ArchivePerson(SQLModel, table=True):
@@ -71,6 +80,7 @@ class ArchivePerson(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     version: int = 1
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=_extra())
 
 
 class ArchiveKey(SQLModel, table=True):

@@ -10,15 +10,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from core.archives import listing
-from core.archives.api import MAX_PAGE, SearchText
+from core.archives.api import MAX_PAGE
+from core.archives.care import LEVELS, TAGS
 from core.archives.crypto import cipher_for
-from core.archives.household_file import household_file
+from core.archives.household_file import household_file, local_time
+from core.archives.listing_api import Filters
 from core.identity.access import Actor
 from core.identity.web import require_actor
 from core.web.inputs import Offset, RowId
@@ -31,13 +33,9 @@ PAGE = 50
 
 @pages.get("/households", response_class=HTMLResponse)
 async def households_page(
-    request: Request,
-    actor: Viewer,
-    unit: Annotated[str | None, Query()] = None,
-    name: SearchText = None,
-    offset: Offset = 0,
+    request: Request, actor: Viewer, filters: Filters, offset: Offset = 0
 ) -> HTMLResponse:
-    """户列表: the households the viewer may see, with a member-name search."""
+    """户列表: the households the viewer may see, with the API's filters and search."""
     kernel = request.app.state.kernel
 
     def load() -> list[dict[str, Any]]:
@@ -47,24 +45,24 @@ async def households_page(
                 actor,
                 kernel.access,
                 cipher_for(kernel),
-                unit=unit,
-                name=name,
-                id_number=None,
-                phone=None,
+                unit=filters.unit,
+                members=filters.members,
+                address=filters.address,
                 limit=min(PAGE, MAX_PAGE) + 1,
                 offset=offset,
             )
 
     found = await run_in_threadpool(load)
-    query = {k: v for k, v in (("unit", unit), ("name", name)) if v}
+    query = filters.query()
     more = len(found) > PAGE
     return await render(
         request,
         "core/archives_households.html",
         {
             "households": found[:PAGE],
-            "name": name or "",
-            "unit_filter": unit or "",
+            "filters": query,
+            "tags": TAGS,
+            "levels": LEVELS,
             "previous": urlencode(query | {"offset": max(offset - PAGE, 0)}) if offset else None,
             "next": urlencode(query | {"offset": offset + PAGE}) if more else None,
         },
@@ -73,6 +71,9 @@ async def households_page(
 
 @pages.get("/households/{household_id}", response_class=HTMLResponse)
 async def household_page(household_id: RowId, request: Request, actor: Viewer) -> HTMLResponse:
-    """一户一档: the household and its members (404 outside the viewer's scope)."""
+    """一户一档: the household, its members, housing, vehicles, plugins' records and sections,
+    and its timeline (404 outside the viewer's scope)."""
     household = await run_in_threadpool(household_file, request, actor, household_id)
-    return await render(request, "core/archives_household.html", {"household": household})
+    return await render(
+        request, "core/archives_household.html", {"household": household, "when": local_time}
+    )

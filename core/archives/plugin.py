@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from core.archives import service
+from core.archives import exports, import_runs, service, village_book
 from core.archives.api import router as households_api
 from core.archives.care_api import PERMISSIONS as CARE_PERMISSIONS
 from core.archives.care_api import REASSESS_JOB
 from core.archives.care_api import router as care_api
 from core.archives.categories_api import router as categories_api
 from core.archives.crypto import cipher_for
+from core.archives.extensions import extensions_of
+from core.archives.listing_api import router as listing_api
 from core.archives.pages import pages
 from core.archives.subjects import resolve_household, resolve_person
 from core.hookspecs import hookimpl
@@ -33,9 +35,18 @@ PLUGIN = PluginManifest(
 
 # The archive's routers, one per module (households and persons, and the other categories).
 api = APIRouter()
+api.include_router(listing_api)
 api.include_router(households_api)
 api.include_router(categories_api)
 api.include_router(care_api)
+api.include_router(village_book.api)
+api.include_router(exports.api)
+api.include_router(import_runs.api)
+
+all_pages = APIRouter()
+all_pages.include_router(pages)
+all_pages.include_router(village_book.pages)
+all_pages.include_router(import_runs.pages)
 
 
 @hookimpl
@@ -52,25 +63,29 @@ def register_permissions() -> list[Permission]:
 @hookimpl
 def register_jobs() -> list[Job]:
     """The daily care-level re-assessment of each township."""
-    return [REASSESS_JOB]
+    return [REASSESS_JOB, *import_runs.JOBS]
 
 
 @hookimpl
 def register_page_routes() -> APIRouter:
-    return pages
+    return all_pages
 
 
 @hookimpl
 def menu_links(township, request) -> list[MenuLink]:  # type: ignore[no-untyped-def]
     return [
-        MenuLink(href="/archives/households", label="民情档案", order=200, permission=service.READ)
+        MenuLink(href="/archives/households", label="民情档案", order=200, permission=service.READ),
+        *village_book.MENU,
+        *import_runs.MENU,
     ]
 
 
 @hookimpl
 def startup(kernel: Kernel) -> None:
-    """Check the archive key (a short ``SANMIN_ARCHIVE_KEY`` stops the start) and let
-    plugin forms attach to households and persons."""
+    """Check the archive key (a short ``SANMIN_ARCHIVE_KEY`` stops the start), let plugin
+    forms attach to households and persons, and collect plugins' extension fields (a
+    plugin with a bad one is taken out, with the reason)."""
     cipher_for(kernel)
     kernel.forms.subjects.register("household", resolve_household)
     kernel.forms.subjects.register("person", resolve_person)
+    extensions_of(kernel)

@@ -4,7 +4,7 @@ value is a 422 naming it."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
@@ -40,6 +40,18 @@ Phone = Annotated[str | None, AfterValidator(_phone)]
 UnitCode = Annotated[str, StringConstraints(pattern=r"^\d{12}(\d{3})?$")]
 Version = Annotated[int, Field(ge=1, le=2**31 - 1, description="读取时的版本 / version read")]
 HouseholdRef = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Extra = Annotated[
+    dict[Key, Annotated[dict[Key, Any], Field(max_length=100)]] | None,
+    Field(
+        max_length=50,
+        title="扩展字段",
+        description=(
+            "插件扩展字段 {插件: {字段: 值}}；修改时按插件合并，值为 null 即删除该字段 / "
+            "plugin fields {plugin: {field: value}}; a patch merges per plugin, null removes"
+        ),
+    ),
+]
 
 
 class HouseholdIn(BaseModel):
@@ -47,6 +59,7 @@ class HouseholdIn(BaseModel):
     address: Annotated[Line, Field(max_length=200, title="现住址")]
     unit_code: Annotated[UnitCode, Field(title="所属网格")]
     source: Annotated[Line, Field(max_length=64, title="数据来源")] = "manual"
+    extra: Extra = None
 
 
 class HouseholdPatch(BaseModel):
@@ -55,6 +68,7 @@ class HouseholdPatch(BaseModel):
     address: Annotated[Line | None, Field(max_length=200)] = None
     unit_code: UnitCode | None = None
     source: Annotated[Line | None, Field(max_length=64)] = None
+    extra: Extra = None
 
 
 class PersonIn(BaseModel):
@@ -66,6 +80,7 @@ class PersonIn(BaseModel):
     birth_date: BirthDate = None  # from the ID number when omitted
     phone: Phone = None
     source: Annotated[Line, Field(max_length=64, title="数据来源")] = "manual"
+    extra: Extra = None
 
 
 class PersonPatch(BaseModel):
@@ -78,3 +93,4 @@ class PersonPatch(BaseModel):
     birth_date: BirthDate = None
     phone: Phone = None
     source: Annotated[Line | None, Field(max_length=64)] = None
+    extra: Extra = None

@@ -4,7 +4,9 @@ Who sees a household: an actor holding ``archive.read`` at a unit above its grid
 (:func:`core.scope_clause`), and a resident whose account is linked to one of its members
 (``account.person_id``); anyone else gets nothing, and an unknown or out-of-scope record is
 the same 404. ID numbers and phones are masked unless the actor holds
-``archive.read_sensitive`` at the record's unit (:meth:`core.Kernel.allowed`).
+``archive.read_sensitive`` at the record's unit (:meth:`core.Kernel.allowed`). Plugins'
+extension values (``extra``) are validated and merged per plugin on every write
+(:class:`core.archives.extensions.Extensions`), versioned and audited with the rest.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.archives.crypto import ArchiveCipher
+from core.archives.extensions import Extensions
 from core.archives.idnumbers import birth_date_of, gender_of, mask_id_number, mask_phone
 from core.archives.models import GENDERS, RELATIONS, ArchiveHousehold, ArchivePerson
 from core.archives.schemas import HouseholdIn, HouseholdPatch, PersonIn, PersonPatch
@@ -128,6 +131,22 @@ def household_out(household: ArchiveHousehold) -> dict[str, Any]:
     }
 
 
+def household_view(household: ArchiveHousehold, extensions: Extensions) -> dict[str, Any]:
+    """A household as its detail and writes answer: its fields and ``extra``, the values of
+    plugins enabled in its township."""
+    extra = extensions.shown("household", household.unit_code, household.extra)
+    return household_out(household) | {"extra": extra}
+
+
+def person_view(
+    person: ArchivePerson, cipher: ArchiveCipher, reveal: bool, extensions: Extensions
+) -> dict[str, Any]:
+    """A person as its detail and writes answer: :func:`person_out` and ``extra``, the
+    values of plugins enabled in its township."""
+    extra = extensions.shown("person", person.unit_code, person.extra)
+    return person_out(person, cipher, reveal) | {"extra": extra}
+
+
 def visible_household(
     session: Session, actor: Actor, catalog: AccessCatalog, hid: int
 ) -> ArchiveHousehold:
@@ -202,6 +221,12 @@ def _masked(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in kept.items()}
 
 
+def _extra_entry(values: dict[str, Any]) -> dict[str, Any]:
+    """What the audit log keeps of written extension values: the plugins written, under
+    ``extra`` (nothing when none were)."""
+    return {"extra": values} if values else {}
+
+
 @contextmanager
 def _unique(session: Session, field: str, message: str) -> Iterator[None]:
     """Run writes and commit; a unique constraint they hit (a concurrent writer, or a
@@ -215,14 +240,22 @@ def _unique(session: Session, field: str, message: str) -> Iterator[None]:
 
 
 def create_household(
-    session: Session, actor: Actor, catalog: AccessCatalog, body: HouseholdIn
+    session: Session,
+    actor: Actor,
+    catalog: AccessCatalog,
+    body: HouseholdIn,
+    extensions: Extensions,
 ) -> ArchiveHousehold:
-    """A new household in a grid of the actor's write scope; audited."""
+    """A new household in a grid of the actor's write scope, with the extension values of
+    plugins enabled in its township (422 naming ``extra.<plugin>.<field>``); audited."""
     unit_code = _writable_grid(session, actor, catalog, parse_code(body.unit_code).code)
+    extra, _, written = extensions.merge("household", unit_code, {}, body.extra)
     taken = select(col(ArchiveHousehold.id)).where(col(ArchiveHousehold.number) == body.number)
     if session.exec(taken).first() is not None:
         raise HTTPException(409, f"{NUMBER_TAKEN[0]}: {NUMBER_TAKEN[1]}")
-    household = ArchiveHousehold(**body.model_dump(exclude={"unit_code"}), unit_code=unit_code)
+    household = ArchiveHousehold(
+        **body.model_dump(exclude={"unit_code", "extra"}), unit_code=unit_code, extra=extra
+    )
     with _unique(session, *NUMBER_TAKEN):
         session.add(household)
         session.flush()
@@ -233,23 +266,36 @@ def create_household(
             target_type="household",
             target_id=str(household.id),
             unit_code=unit_code,
-            after=body.model_dump(),
+            after=body.model_dump(exclude={"extra"}) | _extra_entry(written),
         )
     return household
 
 
 def update_household(
-    session: Session, actor: Actor, catalog: AccessCatalog, hid: int, body: HouseholdPatch
+    session: Session,
+    actor: Actor,
+    catalog: AccessCatalog,
+    hid: int,
+    body: HouseholdPatch,
+    extensions: Extensions,
 ) -> ArchiveHousehold:
     """Change a household if ``body.version`` is current (409 otherwise); moving it to
-    another grid moves its members too. Audited with the values before and after."""
+    another grid moves its members too. Extension values merge per plugin, checked where
+    the household is after the change. Audited with the values before and after."""
     household = _writable_household(session, actor, catalog, hid)
-    changes = body.model_dump(exclude={"version"}, exclude_none=True)
+    changes = body.model_dump(exclude={"version", "extra"}, exclude_none=True)
     if "unit_code" in changes:
         changes["unit_code"] = _writable_grid(
             session, actor, catalog, parse_code(changes["unit_code"]).code
         )
     before = {k: getattr(household, k) for k in changes}
+    extra, was, written = extensions.merge(
+        "household", changes.get("unit_code", household.unit_code), household.extra, body.extra
+    )
+    audited = changes | _extra_entry(written)
+    before |= _extra_entry(was)
+    if written:
+        changes["extra"] = extra
     with _unique(session, *NUMBER_TAKEN):
         done = session.execute(
             update(ArchiveHousehold)
@@ -272,7 +318,7 @@ def update_household(
             target_id=str(hid),
             unit_code=changes.get("unit_code", household.unit_code),
             before=before,
-            after=changes,
+            after=audited,
         )
     session.refresh(household)
     return household
@@ -300,11 +346,17 @@ def _id_taken(session: Session, id_hash: str, person_id: int | None) -> None:
 
 
 def create_person(
-    session: Session, actor: Actor, catalog: AccessCatalog, cipher: ArchiveCipher, body: PersonIn
+    session: Session,
+    actor: Actor,
+    catalog: AccessCatalog,
+    cipher: ArchiveCipher,
+    body: PersonIn,
+    extensions: Extensions,
 ) -> ArchivePerson:
-    """A new member of a household in the actor's write scope; audited (ID and phone
-    masked in the log)."""
+    """A new member of a household in the actor's write scope, with the extension values of
+    plugins enabled in its township; audited (ID and phone masked in the log)."""
     household = _writable_household(session, actor, catalog, body.household_id)
+    extra, _, written = extensions.merge("person", household.unit_code, {}, body.extra)
     gender, born = _identity(body.id_number, body.gender, body.birth_date)
     if gender is None:
         raise invalid("gender", "请填写性别或身份证号 / gender or ID number required")
@@ -324,6 +376,7 @@ def create_person(
         relation=body.relation,
         unit_code=household.unit_code,
         source=body.source,
+        extra=extra,
     )
     with _unique(session, *ID_TAKEN):
         session.add(person)
@@ -335,7 +388,7 @@ def create_person(
             target_type="person",
             target_id=str(person.id),
             unit_code=person.unit_code,
-            after=_masked(body.model_dump()),
+            after=_masked(body.model_dump(exclude={"extra"})) | _extra_entry(written),
         )
     return person
 
@@ -347,8 +400,10 @@ def update_person(
     cipher: ArchiveCipher,
     pid: int,
     body: PersonPatch,
+    extensions: Extensions,
 ) -> ArchivePerson:
-    """Change a person if ``body.version`` is current (409 otherwise); audited."""
+    """Change a person if ``body.version`` is current (409 otherwise); extension values
+    merge per plugin, checked where the person is after the change. Audited."""
     person = session.exec(
         select(ArchivePerson).where(
             col(ArchivePerson.id) == pid,
@@ -357,7 +412,7 @@ def update_person(
     ).first()
     if person is None:
         raise not_found()
-    given = body.model_dump(exclude={"version"}, exclude_none=True)
+    given = body.model_dump(exclude={"version", "extra"}, exclude_none=True)
     if body.id_number is not None:  # a new number brings its own gender and birth date
         gender, born = _identity(body.id_number, body.gender, body.birth_date)
     else:
@@ -374,6 +429,11 @@ def update_person(
     if body.household_id is not None:
         moved_to = _writable_household(session, actor, catalog, body.household_id)
         changes["unit_code"] = moved_to.unit_code
+    extra, was, written = extensions.merge(
+        "person", changes.get("unit_code", person.unit_code), person.extra, body.extra
+    )
+    if written:
+        changes["extra"] = extra
     with _unique(session, *ID_TAKEN):
         done = session.execute(
             update(ArchivePerson)
@@ -389,7 +449,8 @@ def update_person(
             target_type="person",
             target_id=str(pid),
             unit_code=changes.get("unit_code", person.unit_code),
-            after=_masked(given),
+            before=_extra_entry(was) or None,
+            after=_masked(given) | _extra_entry(written),
         )
     session.refresh(person)
     return person

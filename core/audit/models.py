@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from core.db.metadata import metadata  # noqa: F401
@@ -17,6 +17,7 @@ class AuditEntry(SQLModel, table=True):
     """Who did what to which record, where and when, with the state before and after."""
 
     __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_target", "target_type", "target_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(

@@ -71,6 +71,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(apikeys_app, name="apikeys")
 import_app = typer.Typer(help="批量导入 / bulk import", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+export_app = typer.Typer(help="批量导出 / bulk export", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 # Wide when piped, so that a line per plugin survives grep and logs.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -189,6 +191,7 @@ def demo(
         f"{len(report.accounts_created)} 个账号）/ demo county ready",
         markup=False,
     )
+    out.print(report.archive.summary(), markup=False)
     out.print(f"数据库 / database: {settings.database_url}", markup=False)
     base = f"http://{host}:{port}"
     out.print(
@@ -789,6 +792,34 @@ def import_template(
 
     write_template(file)
     out.print(f"已生成模板 / template written: {file}", markup=False)
+
+
+@export_app.command("archive")
+@one_line_errors
+def export_archive_file(
+    file: Annotated[Path, typer.Argument(help="写入的 CSV 或 XLSX / file to write")],
+    unit: Annotated[str, typer.Option(help="导出单位代码，含下级 / unit and its subtree")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv 或 xlsx，默认按扩展名 / default: suffix")
+    ] = None,
+    unmasked: Annotated[
+        bool,
+        typer.Option("--unmasked", help="不脱敏身份证号与电话 / ID numbers and phones in full"),
+    ] = False,
+) -> None:
+    """导出户籍档案（与导入模板同列），记入审计 / export the archive, audited."""
+    from core.archives.crypto import ArchiveCipher, archive_secret
+    from core.archives.exports import export_file
+
+    settings, registry, engine = _context()
+    _require_migrated(engine, registry)
+    cipher = ArchiveCipher(archive_secret(engine, settings.archive_key))
+    rows = export_file(
+        engine, cipher, file, unit_code=unit, fmt=fmt, masked=not unmasked, actor=cli_actor()
+    )
+    engine.dispose()
+    note = "未脱敏，已记入审计 / unmasked, audited" if unmasked else "已脱敏 / masked"
+    out.print(f"已导出 {rows} 人到 {file}（{note}）/ rows exported", markup=False)
 
 
 # -- plugin authors ------------------------------------------------------------------------
