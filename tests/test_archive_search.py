@@ -183,3 +183,25 @@ def test_a_name_prefix_is_an_index_range_not_a_scan(village) -> None:  # type: i
                 select(col(ArchivePerson.id)).where(col(ArchivePerson.name).startswith("王"))
             ).scalars()
         )
+
+
+def test_persons_are_found_by_id_number_or_name_prefix_masked_and_in_scope(village) -> None:  # type: ignore[no-untyped-def]
+    def names(client, **params: Any) -> list[str]:  # type: ignore[no-untyped-def]
+        answer = client.get(f"{API}/persons", params=params)
+        assert answer.status_code == 200, answer.text
+        assert all(p["masked"] for p in answer.json())
+        return [p["name"] for p in answer.json()]
+
+    found = village.client.get(f"{API}/persons", params={"id_number": MAN}).json()
+    assert [(p["name"], p["id_number"], p["phone"]) for p in found] == [
+        ("李强", "330802********1232", "138****5678")
+    ]
+    assert names(village.client, name="王") == ["王丽", "王小明", "王芳"]  # code-point order
+    assert names(village.client, name="王", limit=1) == ["王丽"]
+    worker = village.client_as("grid_worker", GRID_A)
+    assert names(worker, name="王") == ["王小明", "王芳"]  # 王丽 lives in grid B
+    assert names(worker, id_number=MAN) == ["李强"]
+    assert names(village.client_as("grid_worker", GRID_B), id_number=MAN) == []
+    for params in ({}, {"id_number": MAN, "name": "王"}):
+        answer = village.client.get(f"{API}/persons", params=params)
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][-1] == "id_number"

@@ -26,7 +26,7 @@ from core.units.codes import parse_code
 # Made by migration 0012 on PostgreSQL only; SQLite's ix_archive_person_name serves there.
 NAME_PREFIX_INDEX = "ix_archive_person_name_c"
 # The highest code point: every string starting with a prefix sorts below prefix + this.
-_TOP = "\U0010ffff"
+TOP = "\U0010ffff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ def name_prefix(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
     compares under ``COLLATE "C"``, which the ``ix_archive_person_name_c`` index matches.
     """
     target = column.collate("C") if dialect == "postgresql" else column
-    return and_(target >= prefix, target < prefix + _TOP)
+    return and_(target >= prefix, target < prefix + TOP)
 
 
 def _years_before(day: date, years: int) -> date:

@@ -8,15 +8,18 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BeforeValidator, Field
 from sqlmodel import Session
 
-from core.archives import listing
+from core.archives import listing, person_search, service
 from core.archives.api import MAX_PAGE, Reader, SearchText
 from core.archives.care import TAGS
 from core.archives.crypto import cipher_for
 from core.archives.listing import MemberFilter
 from core.archives.schemas import IdNumber, Phone
+from core.identity.access import Actor, scope_ranges
+from core.identity.web import require_permission
 from core.web.inputs import Offset
 
 router = APIRouter(prefix="/archives", tags=["archives"])
@@ -123,3 +126,34 @@ def list_households_api(
             limit=limit,
             offset=offset,
         )
+
+
+@router.get("/persons", summary="查找人员 / find persons by ID number or name")
+async def find_persons_api(
+    request: Request,
+    actor: Annotated[Actor, Depends(require_permission(service.READ))],
+    id_number: Annotated[IdNumber, Blank, Query(description="身份证号（精确）/ exact")] = None,
+    name: Annotated[Text, Query(description="姓名前缀 / name prefix")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+) -> Response:
+    """Persons of the caller's ``archive.read`` scope with this ID number, or whose name
+    starts with ``name`` (in name order), always masked: one prebuilt indexed read."""
+    if (id_number is None) == (name is None):
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "id_number"),
+                    "msg": "请给出身份证号或姓名之一 / give id_number or name (one of them)",
+                    "type": "value_error",
+                }
+            ]
+        )
+    kernel = request.app.state.kernel
+    cipher = cipher_for(kernel)
+    scope = scope_ranges(actor, kernel.access, service.READ)
+    with kernel.loop_engine.connect() as conn:  # the loop's reserved connection
+        if id_number is not None:
+            found = person_search.person_by_id_number(conn, cipher, scope, id_number)
+        else:
+            found = person_search.persons_by_name(conn, cipher, scope, name or "", limit)
+    return JSONResponse(found)
