@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, String, any_, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -56,9 +58,10 @@ from core.units.codes import Level, UnitCode, UnitCodeError, parse_code
 from core.units.models import Unit
 from core.units.service import get_unit
 
-BATCH_ROWS = 1000
+BATCH_ROWS = 10000
 HOUSEHOLDS = ArchiveHousehold.__table__  # type: ignore[attr-defined]
 PERSONS = ArchivePerson.__table__  # type: ignore[attr-defined]
+UNITS = Unit.__table__  # type: ignore[attr-defined]
 GENDER_KEYS = {label: key for key, label in GENDERS.items()}
 RELATION_KEYS = {label: key for key, label in RELATIONS.items()} | {
     "本人": "head",
@@ -117,6 +120,8 @@ class PersonRow:
     address: str
     grid: str
     problems: list[Problem] = field(default_factory=list)
+    id_hash: str = ""  # the keyed hash and the ciphertext of a valid row's ID number
+    id_cipher: str = ""
 
 
 # -- validating one row --------------------------------------------------------------------
@@ -211,6 +216,31 @@ def check_row(row: int, values: dict[str, str], scope_path: str, today: date) ->
     )
 
 
+# -- reading a batch's rows back ----------------------------------------------------------
+
+
+@functools.cache
+def _matching_statement(column: Any, dialect: str, *wanted: Any) -> Any:
+    """``SELECT`` (``wanted`` columns, or the whole table) ``WHERE column`` is one of the
+    values of a single bound list ``:values``: ``= ANY(array)`` on PostgreSQL, ``IN (SELECT
+    value FROM json_each(:values))`` on SQLite. A batch's thousands of keys are one
+    parameter, not thousands (rendering those cost more than the lookups themselves)."""
+    query = select(*wanted) if wanted else select(column.table)
+    if dialect == "postgresql":
+        return query.where(column == any_(bindparam("values", type_=ARRAY(String))))
+    values = text("SELECT value FROM json_each(:values)").columns(value=String)
+    return query.where(column.in_(values))
+
+
+def matching(conn: Connection, column: Any, values: Iterable[str], *wanted: Any) -> tuple[Any, Any]:
+    """Arguments for ``conn.execute``: rows whose ``column`` is one of ``values``."""
+    statement = _matching_statement(column, conn.dialect.name, *wanted)
+    listed = list(values)
+    return statement, {
+        "values": listed if conn.dialect.name == "postgresql" else json.dumps(listed)
+    }
+
+
 # -- writing new rows fast -----------------------------------------------------------------
 
 # The columns of a new row given by the importer; created_at, updated_at and version follow.
@@ -276,9 +306,7 @@ class _Batch:
         grids, or a grid that does not exist."""
         known = set(
             self.conn.scalars(
-                select(Unit.__table__.c.code).where(  # type: ignore[attr-defined]
-                    Unit.__table__.c.code.in_(sorted({r.grid for r in rows}))  # type: ignore[attr-defined]
-                )
+                *matching(self.conn, UNITS.c.code, {r.grid for r in rows}, UNITS.c.code)
             )
         )
         ids: set[str] = set()
@@ -304,10 +332,7 @@ class _Batch:
         now = utcnow()
         homes = {r.household: (r.address, r.grid) for r in rows}
         found = {
-            h.number: h
-            for h in self.conn.execute(
-                select(HOUSEHOLDS).where(HOUSEHOLDS.c.number.in_(list(homes)))
-            )
+            h.number: h for h in self.conn.execute(*matching(self.conn, HOUSEHOLDS.c.number, homes))
         }
         new_homes = [n for n in homes if n not in found]
         moved = {h.id: h for n, h in found.items() if (h.address, h.unit_code) != homes[n]}
@@ -315,14 +340,12 @@ class _Batch:
         if not dry_run:
             self._write_households(new_homes, homes, moved, now)
             if new_homes:
-                fresh = select(HOUSEHOLDS.c.number, HOUSEHOLDS.c.id).where(
-                    HOUSEHOLDS.c.number.in_(new_homes)
-                )
-                ids |= {number: hid for number, hid in self.conn.execute(fresh)}
-        hashes = {self.cipher.lookup_hash(r.id_number): r for r in rows}
+                number = HOUSEHOLDS.c.number
+                fresh = matching(self.conn, number, new_homes, number, HOUSEHOLDS.c.id)
+                ids |= {h.number: h.id for h in self.conn.execute(*fresh)}
+        hashes = {r.id_hash: r for r in rows}
         stored = {
-            p.id_hash: p
-            for p in self.conn.execute(select(PERSONS).where(PERSONS.c.id_hash.in_(list(hashes))))
+            p.id_hash: p for p in self.conn.execute(*matching(self.conn, PERSONS.c.id_hash, hashes))
         }
         inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
@@ -339,9 +362,7 @@ class _Batch:
             person = stored.get(id_hash)
             if person is None:
                 summary.inserted += 1
-                inserts.append(
-                    (*wanted.values(), id_hash, self.cipher.encrypt(r.id_number), self.source)
-                )
+                inserts.append((*wanted.values(), id_hash, r.id_cipher, self.source))
                 continue
             changed = {k: v for k, v in wanted.items() if getattr(person, k) != v}
             household_changed = ids.get(r.household) in moved
@@ -458,6 +479,45 @@ def _errors_writer(path: Path | None) -> Iterator[Callable[[Iterable[Problem]], 
             handle.close()
 
 
+SQLITE_IMPORT_CACHE_KIB = 65536
+
+
+@contextmanager
+def _import_connection(engine: Engine) -> Iterator[Connection]:
+    """One connection for the whole import (a transaction per batch on it). On SQLite its
+    page cache is raised to 64 MiB while the import runs: the default 2 MiB cannot hold the
+    indexes a large archive inserts into (the keyed hashes land all over theirs), and every
+    miss is a read. Set back before the connection returns to the pool."""
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
+            conn.commit()
+        try:
+            yield conn
+        finally:
+            if sqlite:
+                conn.rollback()
+                conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+                conn.commit()
+
+
+def _checked_chunks(
+    rows: Iterator[Row], size: int, scope_path: str, today: date, cipher: ArchiveCipher
+) -> Iterator[tuple[list[Row], list[PersonRow]]]:
+    """The file's rows ``size`` at a time, each checked, valid ones hashed and encrypted."""
+    while chunk := list(islice(rows, size)):
+        checked = [check_row(n, values, scope_path, today) for n, values in chunk]
+        for r in checked:
+            if not r.problems:
+                r.id_hash, r.id_cipher = (
+                    cipher.lookup_hash(r.id_number),
+                    cipher.encrypt(r.id_number),
+                )
+        yield chunk, checked
+
+
 def import_archive(
     engine: Engine,
     cipher: ArchiveCipher,
@@ -487,20 +547,21 @@ def import_archive(
     scope_path, today = parse_code(scope.code).path, today or date.today()
     summary = ImportSummary()
     rows: Iterator[Row] = read_rows(path, encoding)
-    with _errors_writer(errors) as write_errors:
-        while chunk := list(islice(rows, batch_rows)):
-            checked = [check_row(n, values, scope_path, today) for n, values in chunk]
-            with engine.connect() as conn:
-                batch = _Batch(conn, cipher, source, actor)
-                batch.reject_clashes(checked)
-                bad = [r for r in checked if r.problems]
-                summary.rejected += len(bad)
-                write_errors(p for r in bad for p in r.problems)
-                batch.run([r for r in checked if not r.problems], dry_run, summary)
-                if dry_run:
-                    conn.rollback()
-                else:
-                    conn.commit()
+    chunks = _checked_chunks(rows, batch_rows, scope_path, today, cipher)
+    with _errors_writer(errors) as write_errors, _import_connection(engine) as conn:
+        # Reading ahead in a thread was tried: the GIL hand-offs slowed the writes more than
+        # the overlap gained (docs/benchmarks.md, "Archives").
+        for chunk, checked in chunks:
+            batch = _Batch(conn, cipher, source, actor)
+            batch.reject_clashes(checked)
+            bad = [r for r in checked if r.problems]
+            summary.rejected += len(bad)
+            write_errors(p for r in bad for p in r.problems)
+            batch.run([r for r in checked if not r.problems], dry_run, summary)
+            if dry_run:
+                conn.rollback()
+            else:
+                conn.commit()
             if progress is not None:
                 progress(len(chunk))
     if not dry_run:
