@@ -230,8 +230,10 @@ def test_demo_command_prints_how_to_log_in(
         line = next(line for line in out.splitlines() if f" {demo.username} " in line)
         assert demo.role in line and demo.unit_code in line and DEMO_PASSWORD in line
     assert "府山街道 330802001000" in out
+    assert "民情档案（演示数据）：3000 户" in out and "新载入" in out
 
     again = runner.invoke(cli_main.app, ["demo", "--port", "8123"])
     assert again.exit_code == 0
     assert "新增 0 个单位、0 个账号" in again.stdout
+    assert "3000 户" in again.stdout and "已存在，未改动" in again.stdout
     assert again.stdout.count(DEMO_PASSWORD) == len(DEMO_ACCOUNTS)

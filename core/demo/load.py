@@ -1,4 +1,5 @@
-"""Loading the demo county (idempotent): its units, plugin settings and demo accounts.
+"""Loading the demo county (idempotent): its units, plugin settings, demo accounts and
+archive (about 3,000 households and 8,000 persons, :mod:`core.demo.archive`).
 
 The units come from two files. ``units.csv`` is the base that tests and benchmarks load on
 their own (衢州市 with four of its counties, a township or two in each); ``units_kecheng.csv``
@@ -16,11 +17,14 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from core.archives.crypto import ArchiveCipher, archive_secret
+from core.demo.archive import ArchiveReport, load_archive
 from core.identity.access import AccessCatalog
 from core.identity.models import Account
 from core.identity.service import create_account, grant_role
 from core.plugins.registry import PluginRegistry
 from core.plugins.service import bump_config_version, set_plugin_setting
+from core.settings import Settings
 from core.units.service import LoadReport, get_unit, load_units, read_units_csv
 
 DEMO_DIR = Path(__file__).resolve().parent
@@ -84,6 +88,7 @@ class DemoReport:
     """What :func:`load_demo` did, and how to log in."""
 
     units: LoadReport
+    archive: ArchiveReport
     logins: list[DemoLogin] = field(default_factory=list)
 
     @property
@@ -96,11 +101,17 @@ def demo_unit_rows() -> list[tuple[str, str]]:
     return [row for path in DEMO_UNIT_FILES for row in read_units_csv(path)]
 
 
-def load_demo(engine: Engine, registry: PluginRegistry) -> DemoReport:
-    """Load the demo units, settings and accounts; a re-run changes nothing.
+def load_demo(
+    engine: Engine, registry: PluginRegistry, settings: Settings | None = None
+) -> DemoReport:
+    """Load the demo units, settings, accounts and archive; a re-run changes nothing.
 
     An existing demo account is left as it is (its password, active flag and other roles
-    included); only a missing demo role is granted again.
+    included); only a missing demo role is granted again. The archive is written once
+    (:func:`core.demo.archive.load_archive`): once there, it is left as it is. ID numbers
+    are encrypted under ``settings.archive_key`` (``SANMIN_ARCHIVE_KEY``; by default
+    ``Settings()`` from the environment), else the key kept in the database, as the
+    application does.
     """
     catalog = AccessCatalog.core()  # the demo accounts hold core roles only
     with Session(engine) as session:
@@ -119,7 +130,9 @@ def load_demo(engine: Engine, registry: PluginRegistry) -> DemoReport:
                 )
         logins = [_ensure_account(session, catalog, demo) for demo in DEMO_ACCOUNTS]
         session.commit()
-    return DemoReport(units, logins)
+    key = (settings or Settings()).archive_key
+    archive = load_archive(engine, ArchiveCipher(archive_secret(engine, key)), demo_unit_rows())
+    return DemoReport(units, archive, logins)
 
 
 def _ensure_account(session: Session, catalog: AccessCatalog, demo: DemoAccount) -> DemoLogin:
