@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from fastapi import HTTPException
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from core import CareInputs, CareResult, hookimpl
 from core.archives.care import RULES, ArchiveCareProfile, Thresholds, evaluate
 from core.archives.care_api import _insert
+from core.archives.models import ArchivePerson
 from core.audit.models import AuditEntry
 from tests.helpers import manifest
 
@@ -304,17 +306,33 @@ def test_hook_care_level_refine(world) -> None:  # type: ignore[no-untyped-def]
     assert (plain["level"], plain["rule"], plain["origin"]) == ("green", "green.supported", "rule")
 
 
-def test_the_daily_job_reassesses_after_the_household_changed(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_member_coming_or_going_reassesses_at_once_and_the_job_catches_the_rest(world) -> None:  # type: ignore[no-untyped-def]
     pid = elder(world, GRID_A, "C011", 75)
     put_profile(world.client, pid)
     assert world.client.get(f"{CARE}/persons/{pid}").json()["care"]["rule"] == "yellow.alone_aged"
     household = world.client.get(f"{API}/persons/{pid}").json()["household_id"]
-    create(
+    son = create(
         world.client,
         "persons",
         {"name": "儿子", "household_id": household, "relation": "child", "gender": "male",
          "birth_date": born(45)},
     )  # fmt: skip
+    care = world.client.get(f"{CARE}/persons/{pid}").json()["care"]
+    assert care["rule"] == "green.supported" and not care["actor"].startswith("job:")
+    # the son moves to a household of his own: the mother lives alone again, at once
+    other = create(
+        world.client, "households", {"number": "C012", "address": "柯城区", "unit_code": GRID_A}
+    )
+    moved = world.client.patch(
+        f"{API}/persons/{son['id']}", json={"version": son["version"], "household_id": other["id"]}
+    )
+    assert moved.status_code == 200, moved.text
+    assert world.client.get(f"{CARE}/persons/{pid}").json()["care"]["rule"] == "yellow.alone_aged"
+    # a change the API did not see (here written straight to the table) waits for the job
+    with world.session() as session:
+        back = col(ArchivePerson.id) == son["id"]
+        session.execute(update(ArchivePerson).where(back).values(household_id=household))
+        session.commit()
     world.worker().run_once()
     care = world.client.get(f"{CARE}/persons/{pid}").json()["care"]
     assert (care["rule"], care["actor"]) == ("green.supported", "job:archives.care_reassess")

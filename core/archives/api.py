@@ -16,10 +16,12 @@ from pydantic import AfterValidator
 from sqlmodel import Session
 
 from core.archives import service
+from core.archives.care_api import reassess_households
 from core.archives.crypto import cipher_for
 from core.archives.disclosure import reveal
 from core.archives.extensions import extensions_of
 from core.archives.household_file import household_file
+from core.archives.models import ArchivePerson
 from core.archives.schemas import (
     HouseholdIn,
     HouseholdPatch,
@@ -92,6 +94,8 @@ def create_person_api(body: PersonIn, request: Request, actor: Writer) -> dict[s
     cipher, extensions = cipher_for(kernel), extensions_of(kernel)
     with _session(request) as session:
         person = service.create_person(session, actor, kernel.access, cipher, body, extensions)
+        reassess_households(session, kernel, {person.household_id}, actor.label)
+        session.commit()
     return service.person_view(person, cipher, False, extensions)
 
 
@@ -104,7 +108,12 @@ def update_person_api(
     kernel = request.app.state.kernel
     cipher, extensions = cipher_for(kernel), extensions_of(kernel)
     with _session(request) as session:
+        before = session.get(ArchivePerson, person_id)
+        was_in = before.household_id if before is not None else None
         person = service.update_person(
             session, actor, kernel.access, cipher, person_id, body, extensions
         )
+        affected = {person.household_id} | ({was_in} if was_in is not None else set())
+        reassess_households(session, kernel, affected, actor.label)
+        session.commit()
     return service.person_view(person, cipher, False, extensions)

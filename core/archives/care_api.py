@@ -591,6 +591,21 @@ def put_thresholds(
     return get_thresholds(code, request, actor)
 
 
+def reassess_households(
+    session: Session, kernel: Kernel, household_ids: set[int], actor: str
+) -> None:
+    """Re-assess the persons with a care profile in these households, after a member came,
+    went or had their birth date changed (living alone and the age band depend on those);
+    the caller commits."""
+    persons = session.exec(
+        select(ArchivePerson)
+        .join(ArchiveCareProfile, col(ArchiveCareProfile.person_id) == ArchivePerson.id)
+        .where(col(ArchivePerson.household_id).in_(sorted(household_ids)))
+    ).all()
+    for person in persons:
+        assess(session, kernel, person, actor, inputs_changed=False)
+
+
 def reassess_under(session: Session, kernel: Kernel, path: str, actor: str) -> int:
     """Re-assess every person with a care profile under unit path ``path``; the count."""
     persons = session.exec(
