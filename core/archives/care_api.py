@@ -233,6 +233,19 @@ def _override_out(row: ArchiveCareOverride) -> dict[str, Any]:
     }
 
 
+def profile_out(profile: ArchiveCareProfile) -> dict[str, Any]:
+    """A person's care inputs (SPI: only for ``archive.read_sensitive``, audited), labelled."""
+    return {
+        "children": profile.children,
+        "children_label": CHILDREN[profile.children],
+        "adl": profile.adl,
+        "adl_label": ADL[profile.adl],
+        "risk": profile.risk,
+        "econ": profile.econ,
+        "econ_label": ECON[profile.econ],
+    }
+
+
 def _care_out(session: Session, person: ArchivePerson, sensitive: bool) -> dict[str, Any]:
     """The care file; the care inputs (health, welfare, family: sensitive personal data)
     only when ``sensitive`` (the caller audited that read), else ``profile_masked``."""
@@ -266,16 +279,7 @@ def _care_out(session: Session, person: ArchivePerson, sensitive: bool) -> dict[
         "profile_version": profile.version if profile is not None else None,
         "profile": None
         if profile is None or not sensitive
-        else {
-            "children": profile.children,
-            "children_label": CHILDREN[profile.children],
-            "adl": profile.adl,
-            "adl_label": ADL[profile.adl],
-            "risk": profile.risk,
-            "econ": profile.econ,
-            "econ_label": ECON[profile.econ],
-            "version": profile.version,
-        },
+        else profile_out(profile) | {"version": profile.version},
         "tags": [
             {
                 "tag": t.tag,

@@ -29,9 +29,6 @@ from sqlmodel import Session, col, select
 
 from core.archives import service
 from core.archives.care import (
-    ADL,
-    CHILDREN,
-    ECON,
     LEVELS,
     TAGS,
     ArchiveCareAssessment,
@@ -39,7 +36,7 @@ from core.archives.care import (
     ArchiveCareProfile,
     ArchivePersonTag,
 )
-from core.archives.care_api import CARE_FIELDS, thresholds_for
+from core.archives.care_api import CARE_FIELDS, profile_out, thresholds_for
 from core.archives.categories import ENERGIES, HOUSE_USES, RESIDENCE_TYPES, VEHICLE_USES
 from core.archives.categories_api import HOUSING, VEHICLES
 from core.archives.category_service import Category, mask_plate, record_out
@@ -364,17 +361,7 @@ def _member_care(person_id: int, care: _Care, unmasked: bool) -> dict[str, Any]:
             for t in care.tags.get(person_id, [])
         ],
         "care_profile_masked": profile is not None and not unmasked,
-        "care_profile": None
-        if profile is None or not unmasked
-        else {
-            "children": profile.children,
-            "children_label": CHILDREN[profile.children],
-            "adl": profile.adl,
-            "adl_label": ADL[profile.adl],
-            "risk": profile.risk,
-            "econ": profile.econ,
-            "econ_label": ECON[profile.econ],
-        },
+        "care_profile": None if profile is None or not unmasked else profile_out(profile),
     }
 
 

@@ -20,6 +20,7 @@ from core.archives.listing import MemberFilter
 from core.archives.schemas import IdNumber, Phone
 from core.identity.access import Actor, scope_ranges
 from core.identity.web import require_permission
+from core.kernel import Kernel
 from core.web.inputs import Offset
 
 router = APIRouter(prefix="/archives", tags=["archives"])
@@ -102,18 +103,10 @@ def household_filters(
 Filters = Annotated[HouseholdFilters, Depends(household_filters)]
 
 
-@router.get("/households", summary="户列表 / list households")
-def list_households_api(
-    request: Request,
-    actor: Reader,
-    filters: Filters,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Offset = 0,
+def page_of_households(
+    kernel: Kernel, actor: Actor, filters: HouseholdFilters, limit: int, offset: int
 ) -> list[dict[str, Any]]:
-    """A page of the households the caller may see, in 户号 order, filtered by unit,
-    address and what one member matches (name prefix, ID number, phone, tag, care level,
-    age range)."""
-    kernel = request.app.state.kernel
+    """A page of the households ``actor`` may see, filtered: for the API and the list page."""
     with Session(kernel.engine, expire_on_commit=False) as session:
         return listing.list_households(
             session,
@@ -126,6 +119,20 @@ def list_households_api(
             limit=limit,
             offset=offset,
         )
+
+
+@router.get("/households", summary="户列表 / list households")
+def list_households_api(
+    request: Request,
+    actor: Reader,
+    filters: Filters,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """A page of the households the caller may see, in 户号 order, filtered by unit,
+    address and what one member matches (name prefix, ID number, phone, tag, care level,
+    age range)."""
+    return page_of_households(request.app.state.kernel, actor, filters, limit, offset)
 
 
 @router.get("/persons", summary="查找人员 / find persons by ID number or name")

@@ -7,20 +7,16 @@ and such an unmasked read audited before the page is sent.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from core.archives import listing
-from core.archives.api import MAX_PAGE
 from core.archives.care import LEVELS, TAGS
-from core.archives.crypto import cipher_for
 from core.archives.household_file import household_file, local_time
-from core.archives.listing_api import Filters
+from core.archives.listing_api import Filters, page_of_households
 from core.identity.access import Actor
 from core.identity.web import require_actor
 from core.web.inputs import Offset, RowId
@@ -38,21 +34,7 @@ async def households_page(
     """户列表: the households the viewer may see, with the API's filters and search."""
     kernel = request.app.state.kernel
 
-    def load() -> list[dict[str, Any]]:
-        with Session(kernel.engine) as session:
-            return listing.list_households(
-                session,
-                actor,
-                kernel.access,
-                cipher_for(kernel),
-                unit=filters.unit,
-                members=filters.members,
-                address=filters.address,
-                limit=min(PAGE, MAX_PAGE) + 1,
-                offset=offset,
-            )
-
-    found = await run_in_threadpool(load)
+    found = await run_in_threadpool(page_of_households, kernel, actor, filters, PAGE + 1, offset)
     query = filters.query()
     more = len(found) > PAGE
     return await render(
