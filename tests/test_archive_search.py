@@ -205,3 +205,13 @@ def test_persons_are_found_by_id_number_or_name_prefix_masked_and_in_scope(villa
     for params in ({}, {"id_number": MAN, "name": "王"}):
         answer = village.client.get(f"{API}/persons", params=params)
         assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][-1] == "id_number"
+
+
+def test_a_bad_filter_is_explained_in_chinese_first_on_the_page_and_in_json(village) -> None:  # type: ignore[no-untyped-def]
+    page = village.client.get(
+        "/archives/households", params={"age_min": "abc"}, headers={"accept": "text/html"}
+    )
+    assert page.status_code == 422 and "age_min: 应为整数 / " in page.text
+    answer = village.client.get(f"{API}/households", params={"age_max": 200})
+    [error] = answer.json()["detail"]
+    assert error["msg"].startswith("不能大于 150 / ") and error["loc"][-1] == "age_max"

@@ -35,6 +35,58 @@ TITLES = {
 }
 
 
+# Chinese for pydantic's validation errors (its messages are English only), by error type;
+# ``{name}`` is filled from the error's context. Messages a route wrote itself are Chinese
+# already and kept as they are.
+VALIDATION_ZH = {
+    "missing": "必填",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "decimal_parsing": "应为数字",
+    "bool_parsing": "应为“是”或“否”",
+    "bool_type": "应为“是”或“否”",
+    "date_parsing": "日期格式应为 YYYY-MM-DD",
+    "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
+    "datetime_parsing": "时间格式应为 YYYY-MM-DDTHH:MM",
+    "datetime_from_date_parsing": "时间格式应为 YYYY-MM-DDTHH:MM",
+    "less_than_equal": "不能大于 {le}",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than": "应小于 {lt}",
+    "greater_than": "应大于 {gt}",
+    "string_too_long": "最多 {max_length} 个字符",
+    "string_too_short": "至少 {min_length} 个字符",
+    "too_long": "最多 {max_length} 项",
+    "too_short": "至少 {min_length} 项",
+    "literal_error": "应为以下之一：{expected}",
+    "enum": "应为以下之一：{expected}",
+    "string_pattern_mismatch": "格式不正确",
+    "string_type": "应为文字",
+    "json_invalid": "不是有效的 JSON",
+    "model_attributes_type": "应为对象",
+    "dict_type": "应为对象",
+    "list_type": "应为列表",
+    "extra_forbidden": "不接受此字段",
+}
+
+
+def chinese_first(error: dict) -> str:  # type: ignore[type-arg]
+    """A validation error's message, Chinese first (``中文 / English``)."""
+    message = str(error.get("msg", ""))
+    if any("\u4e00" <= ch <= "\u9fff" for ch in message):
+        return message
+    template = VALIDATION_ZH.get(str(error.get("type", "")))
+    if template is None:
+        return message
+    try:
+        chinese = template.format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError):
+        chinese = template.split("{")[0].rstrip("：: ") or template
+    return f"{chinese} / {message}"
+
+
 def wants_html(request: Request) -> bool:
     """Pages for browsers, JSON for the API and for clients that do not ask for HTML."""
     path = request.url.path
@@ -130,7 +182,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        errors = [
+            {"loc": list(e["loc"]), "msg": chinese_first(e), "type": e["type"]}
+            for e in exc.errors()
+        ]
         return await error_response(request, 422, errors)
 
     async def refused_input(request: Request, exc: Exception) -> Response:
