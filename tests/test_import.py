@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from core.archives.crypto import cipher_for
 from core.archives.importer import ImportSummary, import_archive
 from core.archives.models import ArchiveHousehold, ArchivePerson
-from core.archives.template import COLUMNS, SheetError
+from core.archives.template import COLUMNS
 from core.audit.models import AuditEntry
 from core.cli.main import app
 
@@ -307,29 +307,3 @@ def test_cli_failures_are_one_line(cli, tmp_path: Path) -> None:
     assert code == 1 and ".xlsx" in err
     code, _, err = cli("import", "archive", str(sheet), "--unit", TOWNSHIP, "--encoding", "nope")
     assert code == 1 and "encoding" in err
-
-
-def test_the_reader_process_imports_the_same_and_reports_the_same(units, tmp_path: Path) -> None:
-    """A large file is read and checked by a second process (``parallel``): the same
-    summary, rows and errors file as reading it here, batch after batch."""
-    sheet = write_csv(tmp_path / "户籍.csv", [person(i) for i in range(23)] + bad_rows())
-    here, there = tmp_path / "here.csv", tmp_path / "there.csv"
-    summary = run(units, sheet, batch_rows=5, errors=here, dry_run=True, parallel=False)
-    seen: list[int] = []
-    assert run(units, sheet, batch_rows=5, errors=there, parallel=True, progress=seen.append) == (
-        summary
-    )
-    assert summary == ImportSummary(inserted=23, rejected=4)
-    assert seen == [5, 5, 5, 5, 5, 2] and counts(units) == (23, 8)
-    assert there.read_text(encoding="utf-8-sig") == here.read_text(encoding="utf-8-sig")
-
-
-def test_a_file_error_in_the_reader_process_comes_after_the_batches_before_it(
-    units, tmp_path: Path
-) -> None:
-    sheet = write_csv(tmp_path / "户籍.csv", [person(i) for i in range(10)])
-    padding = b",,,,,,,,\n" * 8000  # blank rows: the bad bytes lie past the first reads
-    sheet.write_bytes(sheet.read_bytes() + padding + b"\xff\xfe,,,\n")  # not UTF-8
-    with pytest.raises(SheetError):
-        run(units, sheet, batch_rows=5, parallel=True, encoding="utf-8")
-    assert counts(units) == (10, 4)  # both batches before the bad line were written

@@ -49,12 +49,8 @@ class ArchiveCipher:
     def __init__(self, secret: str) -> None:
         if len(secret) < MIN_KEY_CHARS:
             raise ValueError(f"the archive key needs at least {MIN_KEY_CHARS} characters")
-        self._secret = secret  # for __reduce__: the import's reader process rebuilds the keys
         self._aead = AESGCM(_derive(secret, b"sanmin-archive-encrypt"))
         self._hash_key = _derive(secret, b"sanmin-archive-lookup")
-
-    def __reduce__(self) -> tuple[type[ArchiveCipher], tuple[str]]:
-        return ArchiveCipher, (self._secret,)
 
     def encrypt(self, plaintext: str) -> str:
         """``base64(nonce || ciphertext || tag)``, a fresh random nonce each call."""

@@ -16,11 +16,11 @@ from __future__ import annotations
 import csv
 import functools
 import json
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,7 +38,6 @@ from core.archives.idnumbers import (
     validate_id_number,
     validate_phone,
 )
-from core.archives.import_reader import PARALLEL_FROM_ROWS, ReadJob, chunks_of
 from core.archives.models import GENDERS, RELATIONS, ArchiveHousehold, ArchivePerson
 from core.archives.template import (
     ADDRESS,
@@ -50,7 +49,8 @@ from core.archives.template import (
     NAME,
     PHONE,
     RELATION,
-    estimate_rows,
+    Row,
+    read_rows,
 )
 from core.audit.service import record
 from core.db.types import utcnow
@@ -503,15 +503,19 @@ def _import_connection(engine: Engine) -> Iterator[Connection]:
                 conn.commit()
 
 
-def _large(path: Path) -> bool:
-    """Whether ``path`` has enough rows to be read by a second process; an unreadable file
-    is not (reading it here gives the user the reason)."""
-    if path.suffix.lower() not in (".csv", ".xlsx") or not path.is_file():
-        return False
-    try:
-        return (estimate_rows(path) or 0) >= PARALLEL_FROM_ROWS
-    except (OSError, ValueError, zipfile.BadZipFile):
-        return False
+def _checked_chunks(
+    rows: Iterator[Row], size: int, scope_path: str, today: date, cipher: ArchiveCipher
+) -> Iterator[tuple[list[Row], list[PersonRow]]]:
+    """The file's rows ``size`` at a time, each checked, valid ones hashed and encrypted."""
+    while chunk := list(islice(rows, size)):
+        checked = [check_row(n, values, scope_path, today) for n, values in chunk]
+        for r in checked:
+            if not r.problems:
+                r.id_hash, r.id_cipher = (
+                    cipher.lookup_hash(r.id_number),
+                    cipher.encrypt(r.id_number),
+                )
+        yield chunk, checked
 
 
 def import_archive(
@@ -528,13 +532,10 @@ def import_archive(
     batch_rows: int = BATCH_ROWS,
     today: date | None = None,
     progress: Callable[[int], None] | None = None,
-    parallel: bool | None = None,
 ) -> ImportSummary:
     """Import ``path`` for the unit ``unit_code``: grids outside its subtree are rejected.
 
     ``progress(rows)`` is called after each batch is committed with the rows it held.
-    ``parallel`` reads and checks the file in a second process while this one writes
-    (:mod:`core.archives.import_reader`); by default, for files of 50,000 rows or more.
     ``dry_run`` validates and counts but writes nothing (not even the audit entry);
     households first met in an earlier batch then count as new again.
 
@@ -545,15 +546,12 @@ def import_archive(
         scope = get_unit(session, unit_code)
     scope_path, today = parse_code(scope.code).path, today or date.today()
     summary = ImportSummary()
-    job = ReadJob(path, encoding, batch_rows, scope_path, today)
-    if parallel is None:
-        parallel = _large(path)
-    with (
-        _errors_writer(errors) as write_errors,
-        _import_connection(engine) as conn,
-        chunks_of(job, cipher, parallel) as chunks,
-    ):
-        for rows_read, checked in chunks:
+    rows: Iterator[Row] = read_rows(path, encoding)
+    chunks = _checked_chunks(rows, batch_rows, scope_path, today, cipher)
+    with _errors_writer(errors) as write_errors, _import_connection(engine) as conn:
+        # Reading ahead in a thread was tried: the GIL hand-offs slowed the writes more than
+        # the overlap gained (docs/benchmarks.md, "Archives").
+        for chunk, checked in chunks:
             batch = _Batch(conn, cipher, source, actor)
             batch.reject_clashes(checked)
             bad = [r for r in checked if r.problems]
@@ -565,7 +563,7 @@ def import_archive(
             else:
                 conn.commit()
             if progress is not None:
-                progress(rows_read)
+                progress(len(chunk))
     if not dry_run:
         with engine.begin() as conn:
             record(
