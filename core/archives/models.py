@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, text
+from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from core.db.metadata import metadata  # noqa: F401  (naming convention first)
@@ -49,11 +49,14 @@ class ArchiveHousehold(SQLModel, table=True):
     """One household (户): its number, address and grid."""
 
     __tablename__ = "archive_household"
+    # (grid, 户号): scoped lists and the village book read their pages in this order, so a
+    # page is an index range that stops after it, not a sort of the whole village.
+    __table_args__ = (Index("ix_archive_household_unit_code_number", "unit_code", "number"),)
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=32, unique=True)  # 户号
     address: str = Field(max_length=200)
-    unit_code: str = Field(foreign_key="unit.code", max_length=15, index=True)
+    unit_code: str = Field(foreign_key="unit.code", max_length=15)
     source: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

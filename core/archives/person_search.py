@@ -14,7 +14,8 @@ from sqlalchemy import Connection, Select, bindparam, select
 from sqlmodel import col
 
 from core.archives.crypto import ArchiveCipher
-from core.archives.idnumbers import mask_id_number, mask_phone
+from core.archives.disclosure import masked_id_number
+from core.archives.idnumbers import mask_phone
 from core.archives.listing import TOP
 from core.archives.models import GENDERS, RELATIONS, ArchivePerson
 from core.identity.access import bound_scope_clause, scope_parameters
@@ -63,14 +64,13 @@ def by_name_statement(ranges: int, dialect: str) -> Select:  # type: ignore[type
 
 def _shown(row: Any, cipher: ArchiveCipher) -> dict[str, Any]:
     pid, name, gender, born, cipher_text, phone, household, relation, unit_code = row
-    number = cipher.decrypt(cipher_text) if cipher_text else None
     return {
         "id": pid,
         "name": name,
         "gender": gender,
         "gender_label": GENDERS[gender],
         "birth_date": born.isoformat(),
-        "id_number": mask_id_number(number) if number else None,
+        "id_number": masked_id_number(cipher, cipher_text) if cipher_text else None,
         "phone": mask_phone(phone) if phone else None,
         "masked": True,
         "household_id": household,

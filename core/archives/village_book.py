@@ -55,7 +55,8 @@ from starlette.concurrency import run_in_threadpool
 from core.archives import service
 from core.archives.care import LEVELS, TAGS, ArchiveCareAssessment, ArchivePersonTag
 from core.archives.crypto import ArchiveCipher, cipher_for
-from core.archives.idnumbers import mask_id_number, mask_phone
+from core.archives.disclosure import masked_id_number
+from core.archives.idnumbers import mask_phone
 from core.archives.models import GENDERS, RELATIONS, ArchiveHousehold, ArchivePerson
 from core.identity.access import (
     AccessCatalog,
@@ -81,7 +82,6 @@ MENU: list[MenuLink] = [
 PAGE = 50  # households per page, by default
 MAX_PAGE = 200
 PDF_CAP = 5_000  # households in one PDF: past it, print the book by grid or by level
-MASK_CACHE = 16_384  # masked ID numbers remembered (about 5 MB): a few thousand households
 CHOOSER_LIMIT = 300  # units listed on the page that asks which book to open
 BOOK_LEVELS = frozenset({Level.village, Level.grid})
 SEVERITY = {"red": 0, "yellow": 1, "green": 2}
@@ -255,14 +255,6 @@ def _tag(code: str) -> dict[str, str]:
 def _highest(levels: list[str | None]) -> str | None:
     present = [level for level in levels if level is not None]
     return min(present, key=SEVERITY.__getitem__) if present else None
-
-
-@functools.lru_cache(maxsize=MASK_CACHE)
-def masked_id_number(cipher: ArchiveCipher, id_cipher: str) -> str:
-    """The masked ID number stored as ``id_cipher``, remembered per ciphertext (each
-    encryption has its own nonce, so a changed number is a new key): paging and printing a
-    book decrypt each member once, not on every read. Only the masked form is kept."""
-    return mask_id_number(cipher.decrypt(id_cipher))
 
 
 def _member(row: Any, cipher: ArchiveCipher, today: date) -> dict[str, Any]:
