@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import func
+from sqlalchemy import func, inspect
 from sqlmodel import select
 from stdnum.cn import ric
 from typer.testing import CliRunner
 
+from core.archives.bulk_indexes import deferred_indexes, ensure_indexes
 from core.archives.crypto import cipher_for
 from core.archives.importer import ImportSummary, import_archive
 from core.archives.models import ArchiveHousehold, ArchivePerson
@@ -307,3 +308,45 @@ def test_cli_failures_are_one_line(cli, tmp_path: Path) -> None:
     assert code == 1 and ".xlsx" in err
     code, _, err = cli("import", "archive", str(sheet), "--unit", TOWNSHIP, "--encoding", "nope")
     assert code == 1 and "encoding" in err
+
+
+def index_names(sanmin) -> set[str]:  # type: ignore[no-untyped-def]
+    found = inspect(sanmin.engine)
+    return {
+        index["name"]
+        for table in ("archive_person", "archive_household")
+        for index in found.get_indexes(table)
+    }
+
+
+def test_a_first_import_builds_the_secondary_indexes_after_the_load(units, tmp_path: Path) -> None:
+    """Into an empty archive the non-unique indexes are dropped for the load and built again
+    however it ends; into a non-empty one they stay; a start of the app rebuilds any missing."""
+    deferred = {index.name for index in deferred_indexes()}
+    assert deferred >= {"ix_archive_person_name", "ix_archive_household_unit_code_number"}
+    full = index_names(units)
+    assert deferred <= full
+    sheet = write_csv(tmp_path / "户籍.csv", [person(i) for i in range(23)])
+    during: list[set[str]] = []
+
+    def crash_after_two(rows: int) -> None:
+        during.append(index_names(units))
+        if len(during) == 2:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        run(units, sheet, batch_rows=5, progress=crash_after_two)
+    assert not during[0] & deferred  # built after the load, not row by row
+    assert index_names(units) == full  # and built again when the import failed
+    during.clear()
+
+    def watch(rows: int) -> None:
+        during.append(index_names(units))
+
+    summary = run(units, sheet, batch_rows=5, progress=watch)
+    assert summary == ImportSummary(inserted=13, unchanged=10)
+    assert all(seen == full for seen in during)  # not empty any more: nothing dropped
+    with units.engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_archive_person_name")
+    ensure_indexes(units.engine)  # what every start of the application runs
+    assert index_names(units) == full

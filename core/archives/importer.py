@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core.archives.bulk_indexes import built_after
 from core.archives.crypto import ArchiveCipher
 from core.archives.idnumbers import (
     IdNumberError,
@@ -548,7 +549,11 @@ def import_archive(
     summary = ImportSummary()
     rows: Iterator[Row] = read_rows(path, encoding)
     chunks = _checked_chunks(rows, batch_rows, scope_path, today, cipher)
-    with _errors_writer(errors) as write_errors, _import_connection(engine) as conn:
+    with (
+        _errors_writer(errors) as write_errors,
+        built_after(engine, enabled=not dry_run),
+        _import_connection(engine) as conn,
+    ):
         # Reading ahead in a thread was tried: the GIL hand-offs slowed the writes more than
         # the overlap gained (docs/benchmarks.md, "Archives").
         for chunk, checked in chunks:

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from core.archives import exports, import_runs, service, village_book
 from core.archives.api import router as households_api
+from core.archives.bulk_indexes import ensure_indexes
 from core.archives.care_api import PERMISSIONS as CARE_PERMISSIONS
 from core.archives.care_api import REASSESS_JOB
 from core.archives.care_api import router as care_api
@@ -83,9 +84,11 @@ def menu_links(township, request) -> list[MenuLink]:  # type: ignore[no-untyped-
 @hookimpl
 def startup(kernel: Kernel) -> None:
     """Check the archive key (a short ``SANMIN_ARCHIVE_KEY`` stops the start), let plugin
-    forms attach to households and persons, and collect plugins' extension fields (a
+    forms attach to households and persons, rebuild indexes a killed first import left
+    unbuilt (:mod:`core.archives.bulk_indexes`), and collect plugins' extension fields (a
     plugin with a bad one is taken out, with the reason)."""
     cipher_for(kernel)
+    ensure_indexes(kernel.engine)
     kernel.forms.subjects.register("household", resolve_household)
     kernel.forms.subjects.register("person", resolve_person)
     extensions_of(kernel)
