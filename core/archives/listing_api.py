@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BeforeValidator, Field
 from sqlmodel import Session
@@ -79,15 +78,7 @@ def household_filters(
 ) -> HouseholdFilters:
     """The list filters; every member filter applies to the same member."""
     if age_min is not None and age_max is not None and age_min > age_max:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("query", "age_min"),
-                    "msg": "最小年龄大于最大年龄 / age_min is above age_max",
-                    "type": "value_error",
-                }
-            ]
-        )
+        raise service.invalid("age_min", "最小年龄大于最大年龄 / age_min is above age_max", "query")
     members = MemberFilter(
         name=name,
         id_number=id_number,
@@ -146,15 +137,8 @@ async def find_persons_api(
     """Persons of the caller's ``archive.read`` scope with this ID number, or whose name
     starts with ``name`` (in name order), always masked: one prebuilt indexed read."""
     if (id_number is None) == (name is None):
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("query", "id_number"),
-                    "msg": "请给出身份证号或姓名之一 / give id_number or name (one of them)",
-                    "type": "value_error",
-                }
-            ]
-        )
+        message = "请给出身份证号或姓名之一 / give id_number or name (one of them)"
+        raise service.invalid("id_number", message, "query")
     kernel = request.app.state.kernel
     cipher = cipher_for(kernel)
     scope = scope_ranges(actor, kernel.access, service.READ)

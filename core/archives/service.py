@@ -41,9 +41,9 @@ ID_TAKEN = ("id_number", "该身份证号已登记 / this ID number is already r
 STALE = "version: 记录已被他人修改，请刷新后重试 / the record was changed since you read it"
 
 
-def invalid(field: str, message: str) -> RequestValidationError:
-    """A 422 naming ``field`` of the request body."""
-    return RequestValidationError([{"loc": ("body", field), "msg": message, "type": "value_error"}])
+def invalid(field: str, message: str, where: str = "body") -> RequestValidationError:
+    """A 422 naming ``field`` of the request body (or of ``where``: ``query``, ``path``)."""
+    return RequestValidationError([{"loc": (where, field), "msg": message, "type": "value_error"}])
 
 
 def not_found() -> HTTPException:
