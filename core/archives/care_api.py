@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import case, func, update
+from sqlalchemy import and_, case, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -36,7 +36,7 @@ from core.archives.care import (
 )
 from core.archives.disclosure import reveal
 from core.archives.models import ArchivePerson
-from core.archives.service import READ, STALE, WRITE, age_on, invalid, not_found
+from core.archives.service import READ, STALE, WRITE, age_on, invalid, not_found, versioned_update
 from core.audit.service import record
 from core.db.types import utcnow
 from core.identity.access import Actor, Permission, scope_clause
@@ -378,16 +378,8 @@ def put_profile(
         else:
             if body.version is None:
                 raise invalid("version", "请提供读取时的版本 / version required")
-            done = session.execute(
-                update(ArchiveCareProfile)
-                .where(
-                    col(ArchiveCareProfile.id) == profile.id,
-                    col(ArchiveCareProfile.version) == body.version,
-                )
-                .values(**values, version=body.version + 1, updated_at=utcnow())
-            )
-            if done.rowcount != 1:
-                raise HTTPException(409, STALE)
+            where = col(ArchiveCareProfile.id) == profile.id
+            versioned_update(session, ArchiveCareProfile, where, body.version, values)
         session.flush()
         assess(session, kernel, person, actor.label, inputs_changed=True)
         record(
@@ -506,19 +498,12 @@ def decide_override(
         if row.proposed_by == actor.label:
             raise HTTPException(403, "不能审批本人的申请 / you cannot approve your own proposal")
         status = "approved" if body.approve else "rejected"
-        done = session.execute(
-            update(ArchiveCareOverride)
-            .where(
-                col(ArchiveCareOverride.id) == override_id,
-                col(ArchiveCareOverride.version) == body.version,
-                col(ArchiveCareOverride.status) == "proposed",
-            )
-            .values(
-                status=status, decided_by=actor.label, decided_at=utcnow(), version=body.version + 1
-            )
+        still_proposed = and_(
+            col(ArchiveCareOverride.id) == override_id,
+            col(ArchiveCareOverride.status) == "proposed",
         )
-        if done.rowcount != 1:
-            raise HTTPException(409, STALE)
+        decision = {"status": status, "decided_by": actor.label, "decided_at": utcnow()}
+        versioned_update(session, ArchiveCareOverride, still_proposed, body.version, decision)
         if body.approve:
             reason = f"人工调整：{row.reason}（{row.proposed_by} 申请，{actor.label} 批准）"
             result = CareResult(row.level, "override", reason)
@@ -570,16 +555,8 @@ def put_thresholds(
         if row is None:
             _insert(session, ArchiveCareThreshold(county_code=code, **values), "version")
         else:
-            done = session.execute(
-                update(ArchiveCareThreshold)
-                .where(
-                    col(ArchiveCareThreshold.county_code) == code,
-                    col(ArchiveCareThreshold.version) == (body.version or 0),
-                )
-                .values(**values, version=(body.version or 0) + 1, updated_at=utcnow())
-            )
-            if done.rowcount != 1:
-                raise HTTPException(409, STALE)
+            where = col(ArchiveCareThreshold.county_code) == code
+            versioned_update(session, ArchiveCareThreshold, where, body.version or 0, values)
         session.flush()
         reassess_under(session, kernel, parse_code(code).path, actor.label)
         record(

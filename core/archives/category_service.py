@@ -14,14 +14,13 @@ from typing import Any
 
 from fastapi import HTTPException
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from core.archives.models import ArchivePerson
-from core.archives.service import READ, STALE, WRITE, invalid, not_found
+from core.archives.service import READ, WRITE, invalid, not_found, versioned_update
 from core.audit.service import record
-from core.db.types import utcnow
 from core.identity.access import AccessCatalog, Actor, scope_clause
 from core.units.codes import Level, parse_code
 from core.units.models import Unit
@@ -300,13 +299,8 @@ def update_record(
     before = {k: getattr(row, k) for k in changes}
     model = category.model
     with _committed(session, category):
-        done = session.execute(
-            update(model)
-            .where(col(model.id) == rid, col(model.version) == body.version)  # type: ignore[attr-defined]
-            .values(**changes, version=body.version + 1, updated_at=utcnow())  # type: ignore[attr-defined]
-        )
-        if done.rowcount != 1:  # type: ignore[attr-defined]
-            raise HTTPException(409, STALE)
+        where = col(model.id) == rid  # type: ignore[attr-defined]
+        versioned_update(session, model, where, body.version, changes)
         record(
             session,
             actor=actor.label,

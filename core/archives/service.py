@@ -46,6 +46,22 @@ def invalid(field: str, message: str, where: str = "body") -> RequestValidationE
     return RequestValidationError([{"loc": (where, field), "msg": message, "type": "value_error"}])
 
 
+def versioned_update(
+    session: Session, model: Any, where: ColumnElement[bool], version: int, values: dict[str, Any]
+) -> None:
+    """``UPDATE model SET values, version = version + 1`` (and ``updated_at`` where the model
+    has one) ``WHERE where AND version = :version``: a 409 when no row matched, because another
+    writer changed the record since it was read."""
+    stamped = values | {"version": version + 1}
+    if "updated_at" in model.__table__.c:
+        stamped["updated_at"] = utcnow()
+    done = session.execute(
+        update(model).where(where, col(model.version) == version).values(**stamped)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise HTTPException(409, STALE)
+
+
 def not_found() -> HTTPException:
     """The one answer for a record that does not exist or lies outside the scope."""
     return HTTPException(404, NOT_FOUND)
@@ -297,13 +313,8 @@ def update_household(
     if written:
         changes["extra"] = extra
     with _unique(session, *NUMBER_TAKEN):
-        done = session.execute(
-            update(ArchiveHousehold)
-            .where(col(ArchiveHousehold.id) == hid, col(ArchiveHousehold.version) == body.version)
-            .values(**changes, version=body.version + 1, updated_at=utcnow())
-        )
-        if done.rowcount != 1:
-            raise HTTPException(409, STALE)
+        where = col(ArchiveHousehold.id) == hid
+        versioned_update(session, ArchiveHousehold, where, body.version, changes)
         if "unit_code" in changes:
             session.execute(
                 update(ArchivePerson)
@@ -435,13 +446,9 @@ def update_person(
     if written:
         changes["extra"] = extra
     with _unique(session, *ID_TAKEN):
-        done = session.execute(
-            update(ArchivePerson)
-            .where(col(ArchivePerson.id) == pid, col(ArchivePerson.version) == body.version)
-            .values(**changes, version=body.version + 1, updated_at=utcnow())
+        versioned_update(
+            session, ArchivePerson, col(ArchivePerson.id) == pid, body.version, changes
         )
-        if done.rowcount != 1:
-            raise HTTPException(409, STALE)
         record(
             session,
             actor=actor.label,
