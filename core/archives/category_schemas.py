@@ -4,9 +4,16 @@ validated where it is declared, so a bad value is a 422 naming it."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    create_model,
+)
 
 from core.archives.idnumbers import validate_phone
 from core.archives.schemas import Line, UnitCode, Version
@@ -49,6 +56,18 @@ class _Patch(BaseModel):
     version: Version
 
 
+def patch_of(model: type[BaseModel]) -> type[_Patch]:
+    """A category's PATCH body: every field of its create body, each optional (omitted means
+    unchanged) with the same validation, and the ``version`` read. Derived, so the two
+    cannot drift apart."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        checked = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+        fields[name] = (checked | None, Field(None, title=info.title))
+    name = model.__name__.removesuffix("In") + "Patch"
+    return create_model(name, __base__=_Patch, __module__=__name__, **fields)
+
+
 class HouseIn(BaseModel):
     address: Address
     unit_code: UnitCode
@@ -65,22 +84,6 @@ class HouseIn(BaseModel):
     source: Source = "manual"
 
 
-class HousePatch(_Patch):
-    address: Address | None = None
-    unit_code: UnitCode | None = None
-    usage: HouseUse | None = None
-    estate_id: Ref | None = None
-    building: Short | None = None
-    entrance: Annotated[Line, Field(max_length=10)] | None = None
-    floor: Annotated[int, Field(ge=-10, le=200)] | None = None
-    room: Short | None = None
-    residence_type: ResidenceType | None = None
-    floor_area: Annotated[float, Field(gt=0, le=100_000)] | None = None
-    built_year: Year | None = None
-    household_id: Ref | None = None
-    source: Source | None = None
-
-
 class PlaceIn(BaseModel):
     name: Name
     kind: PlaceKind
@@ -95,20 +98,6 @@ class PlaceIn(BaseModel):
     source: Source = "manual"
 
 
-class PlacePatch(_Patch):
-    name: Name | None = None
-    kind: PlaceKind | None = None
-    address: Address | None = None
-    unit_code: UnitCode | None = None
-    credit_code: CreditCode | None = None
-    manager_name: Person | None = None
-    manager_phone: Phone = None
-    employees: Count | None = None
-    hazardous: bool | None = None
-    opening_hours: Annotated[Line, Field(max_length=100)] | None = None
-    source: Source | None = None
-
-
 class VehicleIn(BaseModel):
     plate: Plate
     household_id: Ref
@@ -119,18 +108,6 @@ class VehicleIn(BaseModel):
     energy: Energy | None = None
     parking_space: Short | None = None
     source: Source = "manual"
-
-
-class VehiclePatch(_Patch):
-    plate: Plate | None = None
-    household_id: Ref | None = None
-    usage: VehicleUse | None = None
-    owner_id: Ref | None = None
-    brand: Annotated[Line, Field(max_length=50)] | None = None
-    seats: Annotated[int, Field(ge=1, le=100)] | None = None
-    energy: Energy | None = None
-    parking_space: Short | None = None
-    source: Source | None = None
 
 
 class EstateIn(BaseModel):
@@ -147,20 +124,6 @@ class EstateIn(BaseModel):
     source: Source = "manual"
 
 
-class EstatePatch(_Patch):
-    name: Name | None = None
-    address: Address | None = None
-    kind: EstateKind | None = None
-    unit_code: UnitCode | None = None
-    building_count: Count | None = None
-    house_count: Count | None = None
-    completed_year: Year | None = None
-    property_company_id: Ref | None = None
-    contract_start: date | None = None
-    contract_end: date | None = None
-    source: Source | None = None
-
-
 class PropertyCompanyIn(BaseModel):
     name: Name
     unit_code: UnitCode
@@ -170,15 +133,6 @@ class PropertyCompanyIn(BaseModel):
     source: Source = "manual"
 
 
-class PropertyCompanyPatch(_Patch):
-    name: Name | None = None
-    unit_code: UnitCode | None = None
-    credit_code: CreditCode | None = None
-    contact_name: Person | None = None
-    contact_phone: Phone = None
-    source: Source | None = None
-
-
 class CommitteeIn(BaseModel):
     estate_id: Ref
     chair_name: Person
@@ -186,15 +140,6 @@ class CommitteeIn(BaseModel):
     term_start: date
     term_end: date
     source: Source = "manual"
-
-
-class CommitteePatch(_Patch):
-    estate_id: Ref | None = None
-    chair_name: Person | None = None
-    member_count: Annotated[int, Field(ge=3, le=99)] | None = None
-    term_start: date | None = None
-    term_end: date | None = None
-    source: Source | None = None
 
 
 # -- list filters (query strings) ----------------------------------------------------------
@@ -236,3 +181,11 @@ class PropertyCompanyFilters(_Filters):
 
 class CommitteeFilters(_Filters):
     estate_id: Ref | None = None
+
+
+HousePatch = patch_of(HouseIn)
+PlacePatch = patch_of(PlaceIn)
+VehiclePatch = patch_of(VehicleIn)
+EstatePatch = patch_of(EstateIn)
+PropertyCompanyPatch = patch_of(PropertyCompanyIn)
+CommitteePatch = patch_of(CommitteeIn)
