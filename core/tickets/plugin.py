@@ -1,0 +1,42 @@
+"""Core plugin ``tickets``: residents' requests (为民办事) through the closed loop — the six
+core types and plugins' types (:mod:`core.tickets.types`), the lifecycle as a workflow of the
+engine (:mod:`core.tickets.lifecycle`) and the service that keeps each ticket
+(:mod:`core.tickets.service`)."""
+
+from __future__ import annotations
+
+from core.hookspecs import hookimpl
+from core.identity.access import Actor
+from core.kernel import Kernel
+from core.plugins.manifest import PluginManifest
+from core.tickets import service
+from core.tickets.lifecycle import TICKET_WORKFLOW
+from core.version import __version__
+from core.workflows.spec import Workflow, WorkflowInstance
+
+PLUGIN = PluginManifest(
+    name="tickets",
+    title="为民办事",
+    version=__version__,
+    description="诉求工单：受理、派单、办理、回访、评价的闭环，超时自动上报",
+    default_enabled=True,
+)
+
+
+@hookimpl
+def register_workflows() -> list[Workflow]:
+    return [TICKET_WORKFLOW]
+
+
+@hookimpl
+def workflow_guard(
+    instance: WorkflowInstance, transition: str, actor: Actor, inputs: dict[str, object]
+) -> str | None:
+    """Tickets move only through the ticket service (which keeps the ticket row in step)."""
+    return service.refuse_outside_service(instance)
+
+
+@hookimpl
+def startup(kernel: Kernel) -> None:
+    """Collect the plugins' ticket types (a plugin with a bad one is taken out, with why)."""
+    service.catalog_of(kernel)
