@@ -18,6 +18,7 @@ from tests.test_care import SCOPED_PATHS as CARE_PATHS
 from tests.test_forms import SCOPED_PATHS as FORMS_PATHS
 from tests.test_import_runs import SCOPED_PATHS as IMPORT_RUNS_PATHS
 from tests.test_metrics import SCOPED_PATHS as METRICS_PATHS
+from tests.test_tickets_api import SCOPED_PATHS as TICKETS_PATHS
 from tests.test_village_book import SCOPED_PATHS as VILLAGE_BOOK_PATHS
 from tests.test_workflows import SCOPED_PATHS as WORKFLOWS_PATHS
 
@@ -82,6 +83,7 @@ COVERED = {
     *FORMS_PATHS,  # tests/test_forms.py: test_every_forms_route_answers_404_outside_the_scope
     *METRICS_PATHS,  # tests/test_metrics.py: test_every_route_answers_404_outside_the_scope
     *WORKFLOWS_PATHS,  # tests/test_workflows.py: test_every_workflow_route_answers_404_…
+    *TICKETS_PATHS,  # tests/test_tickets_api.py: test_every_route_answers_404_outside_the_scope
 }
 # Routes that hold no per-unit records, each with the reason.
 EXEMPT = {
@@ -101,6 +103,7 @@ EXEMPT = {
     "/docs/oauth2-redirect": "public schema",
     "/redoc": "public schema",
     "/static/core": "public style sheet and icon",
+    "/api/v1/tickets/types": "the catalogue of request types offered at a unit: no records",
 }
 
 
