@@ -58,6 +58,7 @@ class Ticket(SQLModel, table=True):
     __tablename__ = "ticket"
     __table_args__ = (
         Index("ix_ticket_inbox", "unit_code", "state", "due_at"),
+        Index("ix_ticket_due", "state", "due_at"),  # the deadline sweeper's
         Index("ix_ticket_county_submitted", "county_code", "submitted_at"),
         Index("ix_ticket_reporter", "reporter_account_id", "submitted_at"),
         Index("ix_ticket_public", "public", "published_at"),
