@@ -5,12 +5,18 @@ engine (:mod:`core.tickets.lifecycle`) and the service that keeps each ticket
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from core.hookspecs import hookimpl
 from core.identity.access import Actor
+from core.jobs.spec import Job
 from core.kernel import Kernel
+from core.metrics.spec import Metric
 from core.plugins.manifest import PluginManifest
-from core.tickets import service
+from core.tickets import kpis, service
+from core.tickets.api import router
 from core.tickets.lifecycle import TICKET_WORKFLOW
+from core.tickets.sweeper import SWEEP_JOB
 from core.version import __version__
 from core.workflows.spec import Workflow, WorkflowInstance
 
@@ -21,6 +27,11 @@ PLUGIN = PluginManifest(
     description="诉求工单：受理、派单、办理、回访、评价的闭环，超时自动上报",
     default_enabled=True,
 )
+
+
+@hookimpl
+def register_api_routes() -> APIRouter:
+    return router
 
 
 @hookimpl
@@ -40,3 +51,15 @@ def workflow_guard(
 def startup(kernel: Kernel) -> None:
     """Collect the plugins' ticket types (a plugin with a bad one is taken out, with why)."""
     service.catalog_of(kernel)
+
+
+@hookimpl
+def register_metrics() -> list[Metric]:
+    """The headline KPIs (响应率, 办结率, 满意率 …) with their counts (:mod:`core.tickets.kpis`)."""
+    return kpis.ticket_metrics()
+
+
+@hookimpl
+def register_jobs() -> list[Job]:
+    """Every minute: the clocks' reminders and the escalation of overdue tickets."""
+    return [SWEEP_JOB]
