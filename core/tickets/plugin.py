@@ -14,7 +14,7 @@ from core.kernel import Kernel
 from core.metrics.spec import Metric
 from core.plugins.manifest import PluginManifest
 from core.tickets import kpis, service
-from core.tickets.api import router
+from core.tickets.api import router as tickets_api
 from core.tickets.lifecycle import TICKET_WORKFLOW
 from core.tickets.sweeper import SWEEP_JOB
 from core.version import __version__
@@ -29,9 +29,21 @@ PLUGIN = PluginManifest(
 )
 
 
+# The tickets' routers, one per module: each module adds its own line here.
+api = APIRouter()
+api.include_router(tickets_api)
+
+pages = APIRouter()
+
+
 @hookimpl
 def register_api_routes() -> APIRouter:
-    return router
+    return api
+
+
+@hookimpl
+def register_page_routes() -> APIRouter:
+    return pages
 
 
 @hookimpl
