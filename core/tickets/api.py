@@ -21,14 +21,13 @@ from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, St
 from sqlalchemy import ColumnElement, and_, case, false
 from sqlmodel import Session, col, select
 
-from core.archives.models import ArchiveHousehold
 from core.audit.service import record
 from core.identity.access import Actor
 from core.identity.web import require_actor
 from core.kernel import Kernel
 from core.tickets import lifecycle, service, views
 from core.tickets.models import CHANNELS, Ticket, TicketComment
-from core.units.codes import Level, UnitCodeError, parse_code, path_upper_bound
+from core.units.codes import UnitCodeError, parse_code, path_upper_bound
 from core.web.inputs import DB_INT_MAX, Offset, RowId, no_nul
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])  # mounted under /api/v1
@@ -140,22 +139,6 @@ class TicketBody(service.TicketIn):
     reporter_phone: Line | None = Field(None, max_length=20, description="联系电话")
 
 
-def _check_household(session: Session, body: TicketBody) -> None:
-    """The household, when given, exists in the township of the ticket's unit (422)."""
-    if body.household_id is None:
-        return
-    try:
-        township = parse_code(body.unit_code.strip()).ancestor_at(Level.township)
-    except UnitCodeError:
-        return  # the service names unit_code
-    found = session.get(ArchiveHousehold, body.household_id)
-    path = parse_code(township).path if township else None
-    if found is None or path is None or not found.unit_code.startswith(path):
-        raise invalid(
-            ("body", "household_id"), "该户不存在或不在本乡镇 / no such household in this township"
-        )
-
-
 @router.post("", status_code=201, summary="提交诉求 / submit a request")
 def create_ticket_api(
     body: TicketBody,
@@ -171,7 +154,6 @@ def create_ticket_api(
     same request, the ticket that request made (200, ``Idempotent-Replayed: true``)."""
     kernel = _kernel(request)
     with _session(request) as session:
-        _check_household(session, body)
         with fields_named():
             ticket, created = service.create_ticket(
                 session, kernel, actor, body, idempotency_key=idempotency_key

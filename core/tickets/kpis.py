@@ -15,9 +15,10 @@ city, and the per-unit daily aggregates do not go stale when a ticket moves (``u
 the unit handling it now, does).
 
 **Time.** Each count is dated by the milestone it counts (submitted, signed, resolved,
-rated). A reopen (重办) clears ``signed_at`` and ``resolved_at`` and a new rating replaces
-``rated_at``, so those counts keep being recomputed for ``SETTLE_DAYS`` after their day;
-a milestone cleared later than that reaches the aggregates with a rebuild.
+rated). ``signed_at`` is the first signing (the response milestone); a reopen (重办) clears
+``resolved_at`` and a new rating replaces ``rated_at``, so those counts keep being
+recomputed for ``SETTLE_DAYS`` after their day; a milestone cleared later than that
+reaches the aggregates with a rebuild.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, false, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.archives.models import ArchiveHousehold
 from core.audit.service import record
 from core.events.outbox import emit
 from core.forms.service import message
@@ -185,6 +186,19 @@ def _checked(
     return kind, code, check_extra(kind, body.extra)
 
 
+def _check_household(session: Session, household_id: int | None, unit_code: str) -> None:
+    """The household, when given, is in the archive of the ticket's township (422 naming
+    ``household_id``; its existence elsewhere is none of the reporter's business)."""
+    if household_id is None:
+        return
+    township = parse_code(unit_code).ancestor_at(Level.township) or unit_code
+    found = session.get(ArchiveHousehold, household_id)
+    if found is None or not found.unit_code.startswith(parse_code(township).path):
+        raise _invalid(
+            "household_id", "该户不存在或不在本乡镇 / no such household in this township"
+        )
+
+
 def create_ticket(
     session: Session,
     kernel: Kernel,
@@ -207,6 +221,7 @@ def create_ticket(
     if key is not None and (found := _replayed(session, actor, key, digest)) is not None:
         return found, False
     kind, code, extra = _checked(kernel, actor, body)
+    _check_household(session, body.household_id, code)
     now = now or kernel.workflows.clock()
     clocks = kind.clocks(body.priority)
     respond_due = clocks.respond.due(now)
@@ -362,6 +377,18 @@ def _due(
     return {"due_at": None}
 
 
+def _missed_response(ticket: Ticket, now: datetime) -> dict[str, Any]:
+    """A response clock that ran out before anyone signed for the ticket is a miss, whatever
+    happens after: escalating or returning it restarts the clock, not the record."""
+    if (
+        ticket.responded_on_time is None
+        and ticket.respond_due_at is not None
+        and now > ticket.respond_due_at
+    ):
+        return {"responded_on_time": False}
+    return {}
+
+
 def _milestones(
     ticket: Ticket, transition: str, moved: WorkflowInstance, inputs: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
@@ -369,14 +396,20 @@ def _milestones(
     if transition == "accept":
         return {"accepted_at": ticket.accepted_at or now}
     if transition == "sign":
-        changes: dict[str, Any] = {"signed_at": now}
+        changes: dict[str, Any] = {"signed_at": ticket.signed_at or now}
         if ticket.responded_on_time is None:
             changes["responded_on_time"] = (
                 ticket.respond_due_at is None or now <= ticket.respond_due_at
             )
         return changes
     if transition == "escalate":
-        return {"escalations": ticket.escalations + 1, "level": level_of(moved.unit_code)}
+        return {
+            "escalations": ticket.escalations + 1,
+            "level": level_of(moved.unit_code),
+            **_missed_response(ticket, now),
+        }
+    if transition == "return":
+        return _missed_response(ticket, now)
     if transition == "resolve":
         return {
             "resolved_at": now,
@@ -390,7 +423,6 @@ def _milestones(
             "resolved_on_time": None,
             "resolved_level": None,
             "closed_at": None,
-            "signed_at": None,
         }
     if transition == "rate":
         rating = int(inputs["rating"])
