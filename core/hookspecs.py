@@ -285,7 +285,6 @@ class InstallationSpecs:
         .. versionadded:: 0.1
         """
 
-
     @hookspec
     def register_ticket_types(self) -> list[TicketType] | None:
         """Return the ticket types (诉求类型) this plugin adds to the core's six, or ``None``.

@@ -15,7 +15,10 @@ from core.metrics.spec import Metric
 from core.plugins.manifest import PluginManifest
 from core.tickets import kpis, service
 from core.tickets.api import router as tickets_api
+from core.tickets.attachments import router as attachments_api
 from core.tickets.lifecycle import TICKET_WORKFLOW
+from core.tickets.open311 import router as open311_router
+from core.tickets.publication import router as publication_api
 from core.tickets.sweeper import SWEEP_JOB
 from core.version import __version__
 from core.workflows.spec import Workflow, WorkflowInstance
@@ -31,9 +34,12 @@ PLUGIN = PluginManifest(
 
 # The tickets' routers, one per module: each module adds its own line here.
 api = APIRouter()
+api.include_router(publication_api)  # first: /tickets/public is not /tickets/{ticket_id}
 api.include_router(tickets_api)
+api.include_router(attachments_api)
 
 pages = APIRouter()
+pages.include_router(open311_router)  # /open311/v2/: outside /api/v1 by contract
 
 
 @hookimpl

@@ -20,7 +20,13 @@ from core.archives.idnumbers import mask_phone
 from core.identity.access import Actor
 from core.kernel import Kernel
 from core.tickets import lifecycle
-from core.tickets.models import CHANNELS, SATISFACTION_LABELS, Ticket, TicketComment
+from core.tickets.models import (
+    CHANNELS,
+    SATISFACTION_LABELS,
+    Ticket,
+    TicketAttachment,
+    TicketComment,
+)
 from core.tickets.service import catalog_of, is_reporter
 from core.tickets.types import NATURES, PRIORITIES
 from core.workflows.models import WorkflowHistoryRow, WorkflowInstanceRow
@@ -169,6 +175,30 @@ def comment_view(comment: TicketComment, hidden_reporter: str | None = None) -> 
     }
 
 
+def attachment_view(row: TicketAttachment) -> dict[str, Any]:
+    """A photo as a ticket's detail lists it (never who uploaded it: on a confidential ticket
+    that could be the reporter); ``url`` serves its bytes (:mod:`core.tickets.attachments`)."""
+    return {
+        "id": row.id,
+        "filename": row.filename,
+        "content_type": row.content_type,
+        "size": row.size,
+        "sha256": row.sha256,
+        "created_at": row.created_at,
+        "url": f"/api/v1/tickets/{row.ticket_id}/attachments/{row.id}",
+    }
+
+
+def attachments(session: Session, ticket: Ticket) -> list[dict[str, Any]]:
+    """The ticket's photos, oldest first."""
+    rows = session.exec(
+        select(TicketAttachment)
+        .where(col(TicketAttachment.ticket_id) == ticket.id)
+        .order_by(col(TicketAttachment.id))
+    )
+    return [attachment_view(row) for row in rows]
+
+
 def ticket_detail(session: Session, kernel: Kernel, actor: Actor, ticket: Ticket) -> dict[str, Any]:
     """The ticket as ``actor`` (who may read it: :func:`core.tickets.service.get_ticket`) sees
     it: the request, the reporter as the privacy rules allow, the milestones, the timeline,
@@ -224,6 +254,7 @@ def ticket_detail(session: Session, kernel: Kernel, actor: Actor, ticket: Ticket
         "solved": ticket.solved,
         "rating_comment": ticket.rating_comment,
         "public": ticket.public,
+        "attachments": attachments(session, ticket),
         "timeline": timeline(session, kernel, actor, ticket, reporter["reporter_hidden"]),
         "transitions": choices,
         "reporter_actions": own_actions,
