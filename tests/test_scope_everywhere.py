@@ -20,6 +20,7 @@ from tests.test_import_runs import SCOPED_PATHS as IMPORT_RUNS_PATHS
 from tests.test_metrics import SCOPED_PATHS as METRICS_PATHS
 from tests.test_open311 import SCOPED_PATHS as OPEN311_PATHS
 from tests.test_ticket_attachments import SCOPED_PATHS as ATTACHMENTS_PATHS
+from tests.test_ticket_pages import SCOPED_PATHS as TICKET_PAGE_PATHS
 from tests.test_ticket_publication import SCOPED_PATHS as PUBLICATION_PATHS
 from tests.test_tickets_api import SCOPED_PATHS as TICKETS_PATHS
 from tests.test_village_book import SCOPED_PATHS as VILLAGE_BOOK_PATHS
@@ -87,6 +88,7 @@ COVERED = {
     *METRICS_PATHS,  # tests/test_metrics.py: test_every_route_answers_404_outside_the_scope
     *WORKFLOWS_PATHS,  # tests/test_workflows.py: test_every_workflow_route_answers_404_…
     *TICKETS_PATHS,  # tests/test_tickets_api.py: test_every_route_answers_404_outside_the_scope
+    *TICKET_PAGE_PATHS,  # tests/test_ticket_pages.py: test_the_pages_answer_404_outside_the_scope
     *ATTACHMENTS_PATHS,  # tests/test_ticket_attachments.py: test_every_route_answers_404_…
     *PUBLICATION_PATHS,  # tests/test_ticket_publication.py: test_every_route_answers_404_…
     *OPEN311_PATHS,  # tests/test_open311.py: test_every_route_answers_404_outside_the_scope

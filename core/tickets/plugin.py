@@ -16,11 +16,13 @@ from core.plugins.manifest import PluginManifest
 from core.tickets import kpis, service
 from core.tickets.api import router as tickets_api
 from core.tickets.attachments import router as attachments_api
-from core.tickets.lifecycle import TICKET_WORKFLOW
+from core.tickets.lifecycle import CREATE, READ, TICKET_WORKFLOW
 from core.tickets.open311 import router as open311_router
+from core.tickets.pages import pages as ticket_pages
 from core.tickets.publication import router as publication_api
 from core.tickets.sweeper import SWEEP_JOB
 from core.version import __version__
+from core.web.menu import MenuLink
 from core.workflows.spec import Workflow, WorkflowInstance
 
 PLUGIN = PluginManifest(
@@ -39,6 +41,7 @@ api.include_router(tickets_api)
 api.include_router(attachments_api)
 
 pages = APIRouter()
+pages.include_router(ticket_pages)  # /tickets/{ticket_id} last: fixed paths go before it
 pages.include_router(open311_router)  # /open311/v2/: outside /api/v1 by contract
 
 
@@ -50,6 +53,15 @@ def register_api_routes() -> APIRouter:
 @hookimpl
 def register_page_routes() -> APIRouter:
     return pages
+
+
+@hookimpl
+def menu_links(township, request) -> list[MenuLink]:  # type: ignore[no-untyped-def]
+    return [
+        MenuLink(href="/tickets/new", label="提交诉求", order=120, permission=CREATE),
+        MenuLink(href="/tickets/mine", label="我的诉求", order=130, permission=CREATE),
+        MenuLink(href="/tickets/inbox", label="工单待办", order=140, permission=READ),
+    ]
 
 
 @hookimpl
