@@ -118,7 +118,7 @@ def state_of(town, ticket_id: int) -> str:  # type: ignore[no-untyped-def]
         return ticket.state
 
 
-@pytest.mark.parametrize("kind", ["public_repair", "home_repair", "renovation"])
+@pytest.mark.parametrize("kind", list(EXTRA))  # the six core types
 def test_a_request_goes_round_the_loop_through_the_pages(town, kind) -> None:  # type: ignore[no-untyped-def]
     resident = town.client_as("resident", GRID)
     worker = town.client_as("grid_worker", GRID)
