@@ -419,7 +419,7 @@ def test_the_jurisdiction_defaults_to_the_setting(town) -> None:  # type: ignore
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_public_reads_never_show_a_confidential_ticket_or_a_reporter(town, fmt) -> None:  # type: ignore[no-untyped-def]
+def test_public_reads_never_show_a_confidential_ticket_a_dispute_or_a_reporter(town, fmt) -> None:  # type: ignore[no-untyped-def]
     key = api_key(town, VILLAGE, "随手拍")
     complaint = posted(
         town,
@@ -457,6 +457,17 @@ def test_public_reads_never_show_a_confidential_ticket_or_a_reporter(town, fmt) 
             "extra": {"fault": "水", "access_window": "上午", "accepts_charge": True},
         },
     ).json()
+    dispute = resident.post(
+        "/api/v1/tickets",
+        json={
+            "type": "legal_dispute",
+            "unit_code": GRID,
+            "title": "宅基地纠纷",
+            "description": "与邻居宅基地边界争议",
+            "extra": {"parties": "两户邻居", "dispute_kind": "土地山林"},
+        },
+    )
+    assert dispute.status_code == 201, dispute.text  # 法律纠纷: counts only, never listed
 
     public = client(town).get(f"{ROOT}/requests.{fmt}", params={"jurisdiction_id": TOWN})
     shown = parsed(public, fmt)
@@ -464,7 +475,7 @@ def test_public_reads_never_show_a_confidential_ticket_or_a_reporter(town, fmt) 
     assert shown[0]["description"] == "居家维修（已提交）"
     for secret in ("某餐馆", "某工地", "张大妈", "13700002222", "5 幢 301", "小明"):
         assert secret not in public.text
-    for hidden in (complaint, str(anonymous.json()["id"])):
+    for hidden in (complaint, str(anonymous.json()["id"]), str(dispute.json()["id"])):
         (missing,) = errors(read(town, fmt, hidden), fmt, 404)
         assert missing.startswith("service_request_id:")
 

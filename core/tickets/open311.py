@@ -42,7 +42,8 @@ Choices where the specification leaves room or Sanmin differs:
   deadline. Times carry the installation's offset.
 
 Privacy (domain.md §4.4, 举报人保密): the reads need no key, so they show only tickets that
-are neither confidential nor anonymous, never the reporter, and no free text: the
+are neither confidential nor anonymous nor legal disputes (法律纠纷: counts only), never the
+reporter, and no free text: the
 description is the ticket's ``public_summary`` when one was written, its own text only when
 the ticket was published (公示), otherwise the type and the state (``公共维修（办理中）``);
 ``address`` is the name of the unit it came from, ``lat``/``long`` are withheld (a
@@ -84,7 +85,7 @@ from core.tickets.open311_format import (
     parse_w3c,
     w3c,
 )
-from core.tickets.types import TicketType
+from core.tickets.types import NEVER_PUBLISHED, TicketType
 from core.tickets.views import CLOSED_STATES, state_label
 from core.units.codes import Level, UnitCodeError, parse_code, path_upper_bound
 from core.units.models import Unit
@@ -558,7 +559,11 @@ def _visible(township: Unit, reader: str | None) -> ColumnElement[bool]:
     the reading key."""
     origin = col(Ticket.origin_code)
     within = and_(origin >= township.path, origin < path_upper_bound(township.path))
-    public = and_(col(Ticket.confidential).is_(False), col(Ticket.anonymous).is_(False))
+    public = and_(
+        col(Ticket.confidential).is_(False),
+        col(Ticket.anonymous).is_(False),
+        col(Ticket.type).not_in(NEVER_PUBLISHED),  # 法律纠纷: counts only, never one by one
+    )
     own = false() if reader is None else col(Ticket.created_by) == reader
     return and_(within, or_(public, own))
 

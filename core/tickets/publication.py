@@ -34,6 +34,7 @@ from core.kernel import Kernel
 from core.tickets import lifecycle, service, views
 from core.tickets.api import MAX_PAGE, Signed, Version, invalid
 from core.tickets.models import SATISFACTION_LABELS, Ticket
+from core.tickets.types import NEVER_PUBLISHED
 from core.units.codes import UnitCodeError, parse_code, path_upper_bound
 from core.units.models import Unit
 from core.web.inputs import Offset, RowId, no_nul
@@ -41,7 +42,6 @@ from core.web.inputs import Offset, RowId, no_nul
 router = APIRouter(prefix="/tickets", tags=["tickets"])  # mounted under /api/v1
 
 PUBLISHABLE = ("resolved", "visited", "rated", "archived")
-NEVER_PUBLISHED = ("legal_dispute",)  # 法律纠纷: counts only (domain.md §4.4)
 MOBILE = re.compile(r"(?<!\d)1\d{10}(?!\d)")
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
 

@@ -23,6 +23,7 @@ from core.plugins.registry import PluginRegistry
 from core.workflows.deadlines import Deadline
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+NEVER_PUBLISHED = ("legal_dispute",)  # 法律纠纷: counts only, never one by one (domain.md §4.4)
 Priority = Literal["normal", "urgent"]
 PRIORITIES: dict[str, str] = {"normal": "一般", "urgent": "紧急"}
 NATURES: dict[str, str] = {
