@@ -112,6 +112,7 @@ EXEMPT = {
     "/redoc": "public schema",
     "/static/core": "public style sheet and icon",
     "/api/v1/tickets/types": "the catalogue of request types offered at a unit: no records",
+    "/tickets/public": "the public 公示 board as a page: the same rows as /api/v1/tickets/public",
     "/api/v1/tickets/public": "public 公示 board: published, de-identified tickets only "
     "(tests/test_ticket_publication.py)",
     "/open311/v2/discovery.{fmt}": "public Open311 discovery: no records",

@@ -196,10 +196,31 @@ def test_the_board_names_bad_queries(town) -> None:  # type: ignore[no-untyped-d
 
 def test_every_route_answers_404_outside_the_scope(town) -> None:  # type: ignore[no-untyped-def]
     ours = {path for path, _ in all_routes(town.app) if "publication" in path or "public" in path}
-    assert ours == SCOPED_PATHS | {BOARD}
+    assert ours == SCOPED_PATHS | {BOARD, "/tickets/public"}  # the board, as data and page
     ticket = resolved(town)
     url = f"{API}/{ticket['id']}/publication"
     for method, body in (("POST", {"summary": SUMMARY}), ("DELETE", None)):
         town.assert_scoped(
             method, url, role="village_cadre", inside=VILLAGE, outside=OTHER_VILLAGE, json=body
         )
+
+
+def test_the_board_page_shows_it_to_anyone_without_personal_data(town) -> None:  # type: ignore[no-untyped-def]
+    ticket = resolved(town)
+    assert publish(town.client_as("village_cadre", VILLAGE), ticket).status_code == 200
+    html = {"Accept": "text/html"}
+    page = town.anonymous.get("/tickets/public", params={"unit": VILLAGE}, headers=html)
+    assert page.status_code == 200, page.text
+    assert (
+        "公示栏" in page.text
+        and SUMMARY in page.text
+        and f'data-ticket="{ticket["id"]}"' in page.text
+    )
+    for personal in ("王小明", "13812345678", "路灯不亮", "3 号楼前路灯坏了一周"):
+        assert personal not in page.text
+    elsewhere = town.anonymous.get("/tickets/public", params={"unit": OTHER_VILLAGE}, headers=html)
+    assert "暂无公示事项" in elsewhere.text
+    everything = town.anonymous.get("/tickets/public", headers=html)
+    assert SUMMARY in everything.text
+    bad = town.anonymous.get("/tickets/public", params={"unit": "12"}, headers=html)
+    assert bad.status_code == 422

@@ -19,6 +19,7 @@ from core.tickets.attachments import router as attachments_api
 from core.tickets.lifecycle import CREATE, READ, TICKET_WORKFLOW
 from core.tickets.open311 import router as open311_router
 from core.tickets.pages import pages as ticket_pages
+from core.tickets.publication import board as public_board
 from core.tickets.publication import router as publication_api
 from core.tickets.sweeper import SWEEP_JOB
 from core.version import __version__
@@ -41,6 +42,7 @@ api.include_router(tickets_api)
 api.include_router(attachments_api)
 
 pages = APIRouter()
+pages.include_router(public_board)  # /tickets/public: no login, before /tickets/{id}
 pages.include_router(ticket_pages)  # /tickets/{ticket_id} last: fixed paths go before it
 pages.include_router(open311_router)  # /open311/v2/: outside /api/v1 by contract
 
@@ -61,6 +63,7 @@ def menu_links(township, request) -> list[MenuLink]:  # type: ignore[no-untyped-
         MenuLink(href="/tickets/new", label="提交诉求", order=120, permission=CREATE),
         MenuLink(href="/tickets/mine", label="我的诉求", order=130, permission=CREATE),
         MenuLink(href="/tickets/inbox", label="工单待办", order=140, permission=READ),
+        MenuLink(href="/tickets/public", label="公示栏", order=150),
     ]
 
 

@@ -22,8 +22,8 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from pydantic import AfterValidator, BaseModel, Field
-from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
 from core.audit.service import record
@@ -38,10 +38,12 @@ from core.tickets.types import NEVER_PUBLISHED
 from core.units.codes import UnitCodeError, parse_code, path_upper_bound
 from core.units.models import Unit
 from core.web.inputs import Offset, RowId, no_nul
+from core.web.render import render
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])  # mounted under /api/v1
 
 PUBLISHABLE = ("resolved", "visited", "rated", "archived")
+BOARD_PAGE = 30  # tickets a page of the public board
 MOBILE = re.compile(r"(?<!\d)1\d{10}(?!\d)")
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
 
@@ -189,35 +191,27 @@ def _day(moment: datetime | None, zone: ZoneInfo) -> str | None:
     return moment.astimezone(zone).date().isoformat() if moment else None
 
 
-@router.get("/public", summary="公示栏（无需登录）/ the public board, no login")
-def public_board(
-    request: Request,
-    unit: Annotated[str, Query(max_length=15, description="单位代码 / unit code")],
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Offset = 0,
-) -> list[dict[str, Any]]:
-    """Published tickets reported at ``unit`` or below, newest publication first. Each shows
-    its number, type, the unit it was reported at, state, the days it was submitted and
-    resolved, the summary and the rating level: never a title, description, address or
-    anything of the reporter. 法律纠纷 never appear, whatever a row says."""
-    kernel = _kernel(request)
-    try:
-        path = parse_code(unit.strip()).path
-    except UnitCodeError as exc:
-        raise invalid(("query", "unit"), str(exc)) from None
+def published(kernel: Kernel, path: str, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Published tickets reported at the unit whose path is ``path`` or below ("" for all),
+    newest publication first. Each shows its number, type, the unit it was reported at,
+    state, the days it was submitted and resolved, the summary and the rating level: never a
+    title, description, address or anything of the reporter. 法律纠纷 never appear, whatever
+    a row says."""
     zone = ZoneInfo(kernel.settings.timezone)
+    where = [
+        col(Ticket.public).is_(True),
+        col(Ticket.state).in_(PUBLISHABLE),
+        col(Ticket.type).not_in(NEVER_PUBLISHED),
+    ]
+    if path:
+        where += [
+            col(Ticket.origin_code) >= path,
+            col(Ticket.origin_code) < path_upper_bound(path),
+        ]
     query = (
         select(Ticket, Unit.name)
         .join(Unit, col(Unit.code) == col(Ticket.origin_code))
-        .where(
-            col(Ticket.public).is_(True),
-            col(Ticket.state).in_(PUBLISHABLE),
-            col(Ticket.type).not_in(NEVER_PUBLISHED),
-            and_(
-                col(Ticket.origin_code) >= path,
-                col(Ticket.origin_code) < path_upper_bound(path),
-            ),
-        )
+        .where(*where)
         .order_by(col(Ticket.published_at).desc(), col(Ticket.id).desc())
         .limit(limit)
         .offset(offset)
@@ -237,3 +231,49 @@ def public_board(
             }
             for ticket, unit_name in session.exec(query)
         ]
+
+
+def _board_path(unit: str | None) -> str:
+    """The path of ``unit`` ("" for none), or a 422 naming ``unit``."""
+    if not unit or not unit.strip():
+        return ""
+    try:
+        return parse_code(unit.strip()).path
+    except UnitCodeError as exc:
+        raise invalid(("query", "unit"), str(exc)) from None
+
+
+@router.get("/public", summary="公示栏（无需登录）/ the public board, no login")
+def public_board(
+    request: Request,
+    unit: Annotated[str, Query(max_length=15, description="单位代码 / unit code")],
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """The 公示 board of ``unit`` (:func:`published`)."""
+    return published(_kernel(request), _board_path(unit) or "", limit, offset)
+
+
+board = APIRouter()  # the page: at the root, no login
+
+
+@board.get("/tickets/public", response_class=HTMLResponse, include_in_schema=False)
+async def public_board_page(
+    request: Request,
+    unit: Annotated[str | None, Query(max_length=15)] = None,
+    offset: Offset = 0,
+) -> Response:
+    """公示栏: the board as a page anyone may open, optionally for one unit's subtree."""
+    kernel = _kernel(request)
+    rows = published(kernel, _board_path(unit), BOARD_PAGE + 1, offset)
+    more = len(rows) > BOARD_PAGE
+    return await render(
+        request,
+        "core/tickets_public.html",
+        {
+            "rows": rows[:BOARD_PAGE],
+            "unit": (unit or "").strip(),
+            "previous": max(0, offset - BOARD_PAGE) if offset else None,
+            "next": offset + BOARD_PAGE if more else None,
+        },
+    )
