@@ -171,14 +171,18 @@ def test_a_confidential_reporter_is_hidden_from_a_grid_worker(town) -> None:  # 
     assert cadre_view["reporter_account_id"] is not None
 
 
-def test_phones_are_masked_and_anonymous_names_never_shown(town) -> None:  # type: ignore[no-untyped-def]
+def test_phones_are_masked_for_readers_who_do_not_handle_and_anonymous_names_never_shown(
+    town,
+) -> None:  # type: ignore[no-untyped-def]
     resident = town.client_as("resident", GRID)
     ordinary = submit(resident)
     worker_view = town.client_as("grid_worker", GRID).get(f"{API}/{ordinary['id']}").json()
     assert (worker_view["reporter_name"], worker_view["reporter_phone"]) == (
         "王小明",
-        "138****5678",
+        "13812345678",  # the handler calls back (回访)
     )
+    reader = town.client_as("integrator", VILLAGE).get(f"{API}/{ordinary['id']}").json()
+    assert (reader["reporter_name"], reader["reporter_phone"]) == ("王小明", "138****5678")
     anonymous = submit(resident, kind="complaint", anonymous=True)
     cadre_view = town.client_as("village_cadre", VILLAGE).get(f"{API}/{anonymous['id']}").json()
     assert cadre_view["reporter_name"] is None

@@ -93,7 +93,9 @@ def sees_reporter(kernel: Kernel, actor: Actor, ticket: Ticket) -> bool:
 
 def reporter_fields(kernel: Kernel, actor: Actor, ticket: Ticket) -> dict[str, Any]:
     """``reporter_name``, ``reporter_phone``, ``reporter_account_id`` as ``actor`` may see
-    them, and ``reporter_hidden`` when they are withheld."""
+    them, and ``reporter_hidden`` when they are withheld: an anonymous or confidential
+    reporter only to the reporter and dispatchers there; an ordinary reporter's phone in
+    full to them and to the handlers there, masked to other readers."""
     full = sees_reporter(kernel, actor, ticket)
     if (ticket.anonymous or ticket.confidential) and not full:
         return {
@@ -103,9 +105,11 @@ def reporter_fields(kernel: Kernel, actor: Actor, ticket: Ticket) -> dict[str, A
             "reporter_hidden": True,
         }
     phone = ticket.reporter_phone
+    # handlers call the reporter back (回访): they see the phone of an ordinary ticket
+    calls = full or kernel.allowed(actor, lifecycle.HANDLE, ticket.unit_code)
     return {
         "reporter_name": None if ticket.anonymous else ticket.reporter_name,
-        "reporter_phone": phone if full or not phone else mask_phone(phone),
+        "reporter_phone": phone if calls or not phone else mask_phone(phone),
         "reporter_account_id": ticket.reporter_account_id,
         "reporter_hidden": False,
     }
