@@ -12,11 +12,14 @@ Behind the typed parameters, ``core.web.errors`` answers the database's own refu
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import DataError
+from sqlmodel import select
 
+from core.tickets.models import Ticket
 from core.web.errors import REFUSED_INPUT
 
 HTML = {"Accept": "text/html"}
@@ -207,3 +210,36 @@ def test_the_database_refusing_a_value_is_a_422_not_a_500(sanmin, caplog) -> Non
     assert [r.levelno for r in warnings] == [logging.WARNING, logging.WARNING]
     assert all(r.exc_info is None for r in warnings)
     assert "NUL" in warnings[0].getMessage() and "OverflowError" in warnings[1].getMessage()
+
+
+def test_a_write_that_cannot_get_sqlites_lock_is_a_503_and_the_retry_works(sanmin) -> None:  # type: ignore[no-untyped-def]
+    """Another process holds SQLite's writer lock past the busy timeout: the request writes
+    nothing and answers 503 with ``Retry-After`` (never a 500); the retry with the same
+    ``Idempotency-Key`` makes the one ticket."""
+    if sanmin.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's single writer lock; PostgreSQL locks rows")
+    grid = "330802001001001"
+    sanmin.unit(grid)
+    resident = sanmin.client_as("resident", grid)
+    resident.headers["Idempotency-Key"] = "locked-once"
+    body = {
+        "type": "public_repair",
+        "unit_code": grid,
+        "title": "路灯不亮",
+        "description": "3 号楼前路灯坏了",
+        "extra": {"facility": "路灯"},
+    }
+    holder = sqlite3.connect(sanmin.engine.url.database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer, as a second process would be
+        client = TestClient(sanmin.app, raise_server_exceptions=False, headers=resident.headers)
+        busy = client.post("/api/v1/tickets", json=body)
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["Retry-After"] == "1" and "系统繁忙" in busy.json()["detail"]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert resident.post("/api/v1/tickets", json=body).status_code == 201
+    assert resident.post("/api/v1/tickets", json=body).status_code == 200  # the replay
+    with sanmin.session() as session:
+        assert len(session.exec(select(Ticket)).all()) == 1

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.identity.web import CsrfFailed, Forbidden, NotAuthenticated
@@ -19,6 +19,7 @@ from core.units.service import UnitNotFound
 
 log = logging.getLogger("sanmin.web")
 
+BUSY = "系统繁忙，请稍后重试 / the database is busy: retry in a moment"
 REFUSED_INPUT = (
     "输入超出范围或含有不允许的字符 / input out of range or contains a character the "
     "database refuses"
@@ -205,6 +206,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(DataError, refused_input)
     app.add_exception_handler(OverflowError, refused_input)
+
+    @app.exception_handler(OperationalError)
+    async def busy_or_broken(request: Request, exc: OperationalError) -> Response:
+        """SQLite's writer lock not won within its busy timeout (many concurrent writers on
+        the embedded database): nothing was written, so a 503 asking for a retry (which
+        ``Idempotency-Key`` makes safe), not a 500. Any other operational error is one."""
+        if "database is locked" not in str(exc.orig):
+            return await unexpected(request, exc)
+        log.warning("Database busy on %s %s: answered 503", request.method, request.url.path)
+        response = await error_response(request, 503, BUSY)
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
