@@ -21,6 +21,7 @@ import csv
 import functools
 import gc
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -377,7 +378,7 @@ def import_archive(
     scope_path, today = parse_code(scope.code).path, today or date.today()
     grids = _grids(engine, scope_path)
     if parallel is None:
-        parallel = path.is_file() and path.stat().st_size >= PARALLEL_BYTES
+        parallel = bool(sys.executable) and path.is_file() and path.stat().st_size >= PARALLEL_BYTES
     check = checked_in_worker if parallel else checked_batches
     summary = ImportSummary()
     with (
