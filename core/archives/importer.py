@@ -1,10 +1,11 @@
 """Importing a department's archive sheet (CSV or XLSX) into households and persons.
 
 Rows are read as a stream and handled in batches of :data:`BATCH_ROWS`, each in its own
-transaction: check every row (:mod:`core.archives.rowcheck`; an invalid one goes to the
-errors file with its row, column, value and reason), look the batch's households up by 户号
-and its persons by the keyed hash of 身份证号 in one query each, then write with driver
-``executemany`` / ``COPY`` (no ORM unit of work). A row equal to what is stored changes
+transaction (on a first import, :data:`FIRST_IMPORT_BATCHES` batches a transaction): check
+every row (:mod:`core.archives.rowcheck`; an invalid one goes to the errors file with its
+row, column, value and reason), look the batch's households up by 户号 and its persons by the
+keyed hash of 身份证号 in one query each, then write with driver ``executemany`` / ``COPY``
+(no ORM unit of work). A row equal to what is stored changes
 nothing, so a re-run of the same file reports no changes, and a crash leaves whole batches
 that a re-run completes. Each changed existing person or household gets an audit entry (ID
 and phone masked); the run gets one summary entry. Rows repeating a 身份证号 or disagreeing
