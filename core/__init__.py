@@ -27,6 +27,9 @@ from core.plugins.errors import PluginDisabled, PluginHookError, StartupError
 from core.plugins.manifest import PluginManifest
 from core.plugins.toggles import PluginState, ScopeUnit
 from core.settings import Settings
+from core.tickets.service import TicketIn, create_ticket, get_ticket, transition_ticket
+from core.tickets.types import Clocks as TicketClocks
+from core.tickets.types import TicketType
 from core.units.codes import Level, UnitCodeError, parse_code
 from core.units.models import Unit
 from core.units.service import UnitNotFound, get_unit, in_subtree, list_units
@@ -77,6 +80,9 @@ __all__ = [
     "Settings",
     "StartupError",
     "State",
+    "TicketClocks",
+    "TicketIn",
+    "TicketType",
     "Transition",
     "TransitionInput",
     "UTCDateTime",
@@ -87,9 +93,11 @@ __all__ = [
     "WorkflowError",
     "WorkflowInstance",
     "__version__",
+    "create_ticket",
     "current_scope",
     "emit",
     "get_session",
+    "get_ticket",
     "get_unit",
     "get_workflow_instance",
     "hookimpl",
@@ -107,6 +115,7 @@ __all__ = [
     "run_migrations_env",
     "scope_clause",
     "start_workflow",
+    "transition_ticket",
     "transition_workflow",
     "utcnow",
     "validate_id_number",

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from core.kernel import Kernel
     from core.metrics.spec import Metric
     from core.plugins.toggles import ScopeUnit
+    from core.tickets.types import TicketType
     from core.web.menu import MenuLink
     from core.workflows.spec import Workflow, WorkflowInstance
 
@@ -280,6 +281,31 @@ class InstallationSpecs:
         Township scope: none for the declaration; the values are read and written only
         where the plugin is enabled. Values stored while it was on stay stored, and show
         again when it is switched back on.
+
+        .. versionadded:: 0.1
+        """
+
+    @hookspec
+    def register_ticket_types(self) -> list[TicketType] | None:
+        """Return the ticket types (诉求类型) this plugin adds to the core's six, or ``None``.
+
+        A :class:`core.TicketType` has a snake_case ``code`` unique in the installation (it
+        is the Open311 ``service_code``), a Chinese ``label`` and ``description``, its extra
+        fields as a pydantic model with Chinese titles (validated on submission like a
+        form's, shown on pages, offered to Open311 clients as attributes), the clocks of a
+        normal and of an urgent ticket (:class:`core.TicketClocks`: respond, handle, visit
+        back) and whether reporters may stay anonymous or are kept confidential.
+
+        Tickets of the type follow the core lifecycle (受理 → 派单 → 签收 → 办结 → 回访 → 评价,
+        with 退回, 延期, 上报 and 重办), the core's deadlines and escalation, and count in the
+        core KPIs by type.
+
+        :return: a list of :class:`core.TicketType`. Not an awaitable. A bad code, label,
+            clock or field model, or a code already taken, takes the plugin out at
+            start-up with that reason; the others start.
+
+        Township scope: the type is offered only in townships where the plugin is enabled;
+        tickets already submitted there stay readable and are handled to the end.
 
         .. versionadded:: 0.1
         """

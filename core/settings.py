@@ -70,9 +70,28 @@ class Settings(BaseSettings):
     worker_retention_days: int = Field(
         default=30, ge=1, description="delivered events and job runs older than this are deleted"
     )
+    # Open311 (core/tickets/open311.py): the jurisdiction a client that sends no
+    # jurisdiction_id means, for an installation that serves one township to such clients
+    open311_jurisdiction: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{12}$",
+        description="Open311 default jurisdiction_id: a township's 12-digit code",
+    )
     timezone: str = Field(
         default="Asia/Shanghai",
         description="IANA time zone of the installation: where a day starts for metrics",
+    )
+
+    attachment_dir: Path = Field(
+        default=Path("attachments"),
+        description="where tickets' photos are kept (a relative path is taken from the working "
+        "directory, like the default SQLite file); every server process must see the same one",
+    )
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1,
+        le=1024 * 1024 * 1024,
+        description="the largest photo accepted, in bytes (10 MiB by default)",
     )
 
     @field_validator("disabled_plugins", mode="before")

@@ -21,12 +21,14 @@ from core.demo.load import (
     demo_unit_rows,
     load_demo,
 )
+from core.demo.tickets import TICKETS
 from core.identity.access import CORE_ROLES
 from core.identity.models import Account, RoleAssignment
 from core.identity.secrets import check_password_policy
 from core.identity.service import authenticate
 from core.plugins.models import PluginSetting
 from core.plugins.registry import PluginRegistry
+from core.tickets.models import Ticket
 from core.units.codes import Level, parse_code
 from core.units.models import Unit
 from core.units.service import children, list_units, read_units_csv
@@ -90,6 +92,10 @@ def snapshot(engine: Engine) -> dict[str, Any]:
                 for s in session.exec(select(PluginSetting).order_by(col(PluginSetting.plugin)))
             ],
             "audit": [e.id for e in session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))],
+            "tickets": [
+                (t.id, t.state, t.version, t.reporter_account_id)
+                for t in session.exec(select(Ticket).order_by(col(Ticket.id)))
+            ],
         }
 
 
@@ -99,11 +105,16 @@ def test_load_demo_twice_changes_nothing(engine: Engine, registry: PluginRegistr
     assert sorted(first.accounts_created) == sorted(a.username for a in DEMO_ACCOUNTS)
     before = snapshot(engine)
     assert len(before["accounts"]) == len(DEMO_ACCOUNTS)
+    assert first.tickets.created and sum(first.tickets.states.values()) == TICKETS
+    assert {"in_progress", "rated"} <= set(first.tickets.states)  # open and closed ones
+    resident = next(a[0] for a in before["accounts"] if a[1] == "resident")
+    assert any(t[3] == resident for t in before["tickets"])  # 我的诉求 is not empty
 
     second = load_demo(engine, registry)
     assert second.units.created == [] and second.units.updated == []
     assert second.units.unchanged == len(demo_unit_rows())
     assert second.accounts_created == []
+    assert not second.tickets.created
     assert snapshot(engine) == before
     assert [(x.username, x.role, x.unit_code) for x in second.logins] == [
         (x.username, x.role, x.unit_code) for x in first.logins

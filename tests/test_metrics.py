@@ -166,7 +166,7 @@ def all_values(sanmin, period=MARCH, **kwargs: Any) -> dict[str, dict[str, Any]]
 
 def test_hook_register_metrics(probe) -> None:  # type: ignore[no-untyped-def]
     catalog = probe.kernel.metrics
-    assert [item.key for item in catalog.all()] == [
+    assert [item.key for item in catalog.all() if item.plugin == "probe"] == [
         "probe.visits",
         "probe.visits_done",
         "probe.hours",
@@ -235,7 +235,8 @@ def test_a_bad_declaration_takes_the_plugin_out_by_name(declared, reason) -> Non
     error = registry.plugins_failed["broken"].error
     assert error is not None and error.startswith("register_metrics: ") and reason in error
     assert "broken" not in registry.plugins and "broken" not in catalog.by_plugin
-    assert [item.plugin for item in catalog.all()] == ["probe"] * len(PROBE_METRICS)
+    others = [item.plugin for item in catalog.all() if item.plugin != "tickets"]  # core KPIs
+    assert others == ["probe"] * len(PROBE_METRICS)
 
 
 def test_the_timezone_setting_is_checked() -> None:
@@ -260,7 +261,7 @@ def test_periods_are_whole_local_days(probe) -> None:  # type: ignore[no-untyped
 
 def test_the_daily_aggregates_give_the_live_values(probe) -> None:  # type: ignore[no-untyped-def]
     fresh = refresh_all(probe.kernel, local(2026, 4, 10, 8))
-    assert fresh == dict.fromkeys(
+    assert {key: day for key, day in fresh.items() if key.startswith("probe.")} == dict.fromkeys(
         ["probe.visits", "probe.visits_done", "probe.hours", "probe.planned"], date(2026, 4, 9)
     )
     assert all_values(probe) == all_values(probe, aggregates=False) == EXPECTED
@@ -424,14 +425,15 @@ def test_every_metric_at_a_unit(probe) -> None:  # type: ignore[no-untyped-def]
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["unit"]["code"] == T1 and body["start"] == "2026-03-01"
-    assert {m["name"]: m["value"] for m in body["metrics"]} == {
+    probes = [m for m in body["metrics"] if m["plugin"] == "probe"]  # beside the core's own
+    assert {m["name"]: m["value"] for m in probes} == {
         name: by_unit[T1] for name, by_unit in EXPECTED.items()
     }
-    first = body["metrics"][0]
+    first = probes[0]
     assert first["title"] == "探访" and first["unit_label"] == "次" and first["kind"] == "count"
     probe.disable("probe", T2)
     gone = client.get(f"/api/v1/metrics?unit={V3}&{MARCH_QUERY}").json()
-    assert gone["metrics"] == []
+    assert [m for m in gone["metrics"] if m["plugin"] == "probe"] == []
 
 
 def test_one_metric_by_child(probe) -> None:  # type: ignore[no-untyped-def]
@@ -534,7 +536,7 @@ def test_prometheus_exposition(probe) -> None:  # type: ignore[no-untyped-def]
     found = scrape(probe.client_as("county_admin", COUNTY))
     assert by_unit(found["sanmin_probe_visits"]) == {(COUNTY, "county"): 5, (T1, "township"): 4}
     fresh = found["sanmin_metric_fresh_through_timestamp_seconds"]
-    assert {labels["metric"] for labels, _ in fresh} == {
+    assert {labels["metric"] for labels, _ in fresh if labels["metric"].startswith("probe.")} == {
         "probe.visits",
         "probe.visits_done",
         "probe.hours",

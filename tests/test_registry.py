@@ -31,6 +31,7 @@ def test_builtins_load_through_entry_points_as_builtin() -> None:
         "events",
         "jobs",
         "archives",
+        "tickets",
     }
 
 

@@ -18,6 +18,11 @@ from tests.test_care import SCOPED_PATHS as CARE_PATHS
 from tests.test_forms import SCOPED_PATHS as FORMS_PATHS
 from tests.test_import_runs import SCOPED_PATHS as IMPORT_RUNS_PATHS
 from tests.test_metrics import SCOPED_PATHS as METRICS_PATHS
+from tests.test_open311 import SCOPED_PATHS as OPEN311_PATHS
+from tests.test_ticket_attachments import SCOPED_PATHS as ATTACHMENTS_PATHS
+from tests.test_ticket_pages import SCOPED_PATHS as TICKET_PAGE_PATHS
+from tests.test_ticket_publication import SCOPED_PATHS as PUBLICATION_PATHS
+from tests.test_tickets_api import SCOPED_PATHS as TICKETS_PATHS
 from tests.test_village_book import SCOPED_PATHS as VILLAGE_BOOK_PATHS
 from tests.test_workflows import SCOPED_PATHS as WORKFLOWS_PATHS
 
@@ -82,6 +87,11 @@ COVERED = {
     *FORMS_PATHS,  # tests/test_forms.py: test_every_forms_route_answers_404_outside_the_scope
     *METRICS_PATHS,  # tests/test_metrics.py: test_every_route_answers_404_outside_the_scope
     *WORKFLOWS_PATHS,  # tests/test_workflows.py: test_every_workflow_route_answers_404_…
+    *TICKETS_PATHS,  # tests/test_tickets_api.py: test_every_route_answers_404_outside_the_scope
+    *TICKET_PAGE_PATHS,  # tests/test_ticket_pages.py: test_the_pages_answer_404_outside_the_scope
+    *ATTACHMENTS_PATHS,  # tests/test_ticket_attachments.py: test_every_route_answers_404_…
+    *PUBLICATION_PATHS,  # tests/test_ticket_publication.py: test_every_route_answers_404_…
+    *OPEN311_PATHS,  # tests/test_open311.py: test_every_route_answers_404_outside_the_scope
 }
 # Routes that hold no per-unit records, each with the reason.
 EXEMPT = {
@@ -101,6 +111,15 @@ EXEMPT = {
     "/docs/oauth2-redirect": "public schema",
     "/redoc": "public schema",
     "/static/core": "public style sheet and icon",
+    "/api/v1/tickets/types": "the catalogue of request types offered at a unit: no records",
+    "/tickets/public": "the public 公示 board as a page: the same rows as /api/v1/tickets/public",
+    "/api/v1/tickets/public": "public 公示 board: published, de-identified tickets only "
+    "(tests/test_ticket_publication.py)",
+    "/open311/v2/discovery.{fmt}": "public Open311 discovery: no records",
+    "/open311/v2/services.{fmt}": "public Open311 catalogue of request types: no records",
+    "/open311/v2/services/{service_code}.{fmt}": "public Open311 request type: no records",
+    "/open311/v2/tokens/{token}.{fmt}": "Open311 tokens are not used: always 404",
+    "/open311/v2/{rest}": "any other Open311 path: 404 in the spec's error format",
 }
 
 

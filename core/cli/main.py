@@ -192,6 +192,7 @@ def demo(
         markup=False,
     )
     out.print(report.archive.summary(), markup=False)
+    out.print(report.tickets.summary(), markup=False)
     out.print(f"数据库 / database: {settings.database_url}", markup=False)
     base = f"http://{host}:{port}"
     out.print(

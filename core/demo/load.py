@@ -19,9 +19,11 @@ from sqlmodel import Session, select
 
 from core.archives.crypto import ArchiveCipher, archive_secret
 from core.demo.archive import ArchiveReport, load_archive
+from core.demo.tickets import TicketsReport, load_tickets
 from core.identity.access import AccessCatalog
 from core.identity.models import Account
 from core.identity.service import create_account, grant_role
+from core.kernel import Kernel
 from core.plugins.registry import PluginRegistry
 from core.plugins.service import bump_config_version, set_plugin_setting
 from core.settings import Settings
@@ -89,6 +91,7 @@ class DemoReport:
 
     units: LoadReport
     archive: ArchiveReport
+    tickets: TicketsReport
     logins: list[DemoLogin] = field(default_factory=list)
 
     @property
@@ -104,7 +107,7 @@ def demo_unit_rows() -> list[tuple[str, str]]:
 def load_demo(
     engine: Engine, registry: PluginRegistry, settings: Settings | None = None
 ) -> DemoReport:
-    """Load the demo units, settings, accounts and archive; a re-run changes nothing.
+    """Load the demo units, settings, accounts, archive and tickets; a re-run changes nothing.
 
     An existing demo account is left as it is (its password, active flag and other roles
     included); only a missing demo role is granted again. The archive is written once
@@ -130,9 +133,15 @@ def load_demo(
                 )
         logins = [_ensure_account(session, catalog, demo) for demo in DEMO_ACCOUNTS]
         session.commit()
-    key = (settings or Settings()).archive_key
-    archive = load_archive(engine, ArchiveCipher(archive_secret(engine, key)), demo_unit_rows())
-    return DemoReport(units, archive, logins)
+    settings = settings or Settings()
+    cipher = ArchiveCipher(archive_secret(engine, settings.archive_key))
+    archive = load_archive(engine, cipher, demo_unit_rows())
+    kernel = Kernel(settings, registry, engine)  # the ticket service needs types and scopes
+    try:
+        tickets = load_tickets(kernel)
+    finally:
+        kernel.dispose()
+    return DemoReport(units, archive, tickets, logins)
 
 
 def _ensure_account(session: Session, catalog: AccessCatalog, demo: DemoAccount) -> DemoLogin:

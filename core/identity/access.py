@@ -191,7 +191,7 @@ class RoleAt:
 class Actor:
     """Who is making a request: an account or an API key, with its roles."""
 
-    kind: Literal["account", "api_key"]
+    kind: Literal["account", "api_key", "system"]  # system: the deadline sweeper
     id: int
     name: str
     roles: tuple[RoleAt, ...]

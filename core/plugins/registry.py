@@ -40,6 +40,7 @@ ESSENTIAL: tuple[str, ...] = (
     "core.events.plugin",
     "core.jobs.plugin",
     "core.archives.plugin",
+    "core.tickets.plugin",
 )
 
 Source = Literal["core", "builtin", "external", "test"]

@@ -1,0 +1,1 @@
+"""Tickets (为民办事): residents' requests through the closed loop."""
