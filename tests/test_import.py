@@ -6,6 +6,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import csv
+import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,9 +19,12 @@ from typer.testing import CliRunner
 
 from core.archives.bulk_indexes import deferred_indexes, ensure_indexes
 from core.archives.crypto import cipher_for
+from core.archives.idnumbers import validate_phone
+from core.archives.import_worker import ImportWorkerError
 from core.archives.importer import ImportSummary, import_archive
 from core.archives.models import ArchiveHousehold, ArchivePerson
-from core.archives.template import COLUMNS
+from core.archives.rowcheck import check_row
+from core.archives.template import COLUMNS, SheetError
 from core.audit.models import AuditEntry
 from core.cli.main import app
 
@@ -187,7 +191,7 @@ def test_a_crash_mid_way_then_a_rerun_gives_exactly_the_files_counts(units, tmp_
             raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError, match="killed"):
-        run(units, sheet, batch_rows=5, progress=crash_after_two)
+        run(units, sheet, batch_rows=5, progress=crash_after_two, first_import_batches=1)
     assert counts(units) == (10, 4)  # two whole batches, nothing of the third
     assert audit(units, "archive.import") == []
     summary = run(units, sheet, batch_rows=5)
@@ -335,7 +339,7 @@ def test_a_first_import_builds_the_secondary_indexes_after_the_load(units, tmp_p
             raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError, match="killed"):
-        run(units, sheet, batch_rows=5, progress=crash_after_two)
+        run(units, sheet, batch_rows=5, progress=crash_after_two, first_import_batches=1)
     assert not during[0] & deferred  # built after the load, not row by row
     assert index_names(units) == full  # and built again when the import failed
     during.clear()
@@ -350,3 +354,140 @@ def test_a_first_import_builds_the_secondary_indexes_after_the_load(units, tmp_p
         conn.exec_driver_sql("DROP INDEX ix_archive_person_name")
     ensure_indexes(units.engine)  # what every start of the application runs
     assert index_names(units) == full
+
+
+def rows_with_every_problem() -> list[dict[str, str]]:
+    """Good rows over several batches of 5, the bad rows, a repeat within a batch, a
+    household disagreeing within a batch, and a row repeating one of an earlier batch."""
+    rows = [person(i) for i in range(12)] + bad_rows()
+    rows += [person(20), person(20), person(21), person(22) | {"现住址": "别处"}]
+    return [*rows, person(3) | {"联系电话": "13900000003"}]
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_the_checking_process_imports_exactly_what_one_process_imports(
+    units, tmp_path: Path, dry_run: bool
+) -> None:
+    sheet = write_csv(tmp_path / "户籍.csv", rows_with_every_problem())
+    outcomes = []
+    for parallel in (False, True):
+        errors = tmp_path / f"errors-{parallel}.csv"
+        summary = run(units, sheet, batch_rows=5, errors=errors, parallel=parallel, dry_run=True)
+        outcomes.append((summary, errors.read_text(encoding="utf-8-sig")))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == ImportSummary(inserted=15, rejected=6)  # nothing kept between
+    assert len(outcomes[0][1].splitlines()) == 7
+    if dry_run:
+        return
+    summary = run(units, sheet, batch_rows=5, parallel=True)
+    assert summary == ImportSummary(inserted=14, updated=1, rejected=6)
+    with units.session() as session:
+        third = session.exec(select(ArchivePerson).where(ArchivePerson.name == "居民3")).one()
+    assert third.phone == "13900000003"  # across batches the later row wins
+    assert counts(units) == (14, 6)
+    again = run(units, sheet, batch_rows=5, parallel=True)  # 居民3 twice again: two updates
+    assert again == ImportSummary(updated=2, unchanged=13, rejected=6)
+
+
+def test_a_first_import_commits_every_few_batches(units, tmp_path: Path) -> None:
+    sheet = write_csv(tmp_path / "户籍.csv", [person(i) for i in range(23)])
+    seen: list[int] = []
+
+    def crash_after_one(rows: int) -> None:
+        seen.append(rows)
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        run(units, sheet, batch_rows=5, first_import_batches=2, progress=crash_after_one)
+    assert seen == [10] and counts(units) == (10, 4)  # one transaction of two whole batches
+    seen.clear()
+    summary = run(units, sheet, batch_rows=5, first_import_batches=2, progress=seen.append)
+    assert summary == ImportSummary(inserted=13, unchanged=10)
+    assert seen == [5, 5, 5, 5, 3]  # not a first import any more: a commit per batch
+
+
+@pytest.fixture
+def children(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+    """The checking processes the importer starts, as they start."""
+    from core.archives import import_worker
+
+    started: list[subprocess.Popen[bytes]] = []
+
+    class Recorded(subprocess.Popen):  # type: ignore[type-arg]
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(import_worker.subprocess, "Popen", Recorded)
+    return started
+
+
+def test_a_checking_process_dying_mid_way_is_an_error_not_a_hang(
+    units, tmp_path: Path, children: list[subprocess.Popen[bytes]]
+) -> None:
+    """The child is killed while it waits for the writer to take its next batches (far more
+    than the pipe holds): the batches already sent are written, then the import fails."""
+    sheet = write_csv(tmp_path / "户籍.csv", [person(i % 300) for i in range(3000)])
+
+    def kill_the_child(rows: int) -> None:
+        if children[0].poll() is None:
+            children[0].kill()
+            children[0].wait()
+
+    with pytest.raises(ImportWorkerError, match="exit status -9"):
+        run(
+            units,
+            sheet,
+            batch_rows=5,
+            first_import_batches=1,
+            parallel=True,
+            progress=kill_the_child,
+        )
+    assert counts(units)[0] % 5 == 0  # whole batches
+    assert audit(units, "archive.import") == []
+    assert run(units, sheet, batch_rows=5, parallel=True).rows == 3000  # a re-run completes
+    assert counts(units)[0] == 300
+
+
+def test_a_checking_process_dying_at_once_is_an_error(
+    units, tmp_path: Path, children: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.archives import import_worker
+
+    monkeypatch.setattr(import_worker, "BOOTSTRAP", "import sys; sys.exit('broken')")
+    sheet = write_csv(tmp_path / "户籍.csv", [person(i) for i in range(3)])
+    with pytest.raises(ImportWorkerError, match=r"exit status 1\):\nbroken"):
+        run(units, sheet, parallel=True)
+    assert counts(units) == (0, 0) and children[0].returncode == 1
+
+
+def test_a_sheet_error_in_the_checking_process_is_a_sheet_error(units, tmp_path: Path) -> None:
+    partial = tmp_path / "partial.csv"
+    partial.write_text("姓名,身份证号\n张三,1\n", encoding="utf-8")
+    with pytest.raises(SheetError, match="所属网格"):
+        run(units, partial, parallel=True)
+    assert counts(units) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "13812345678",
+        "138 1234 5678",
+        "0570-3012345",
+        "05703012345",
+        "1381234567",
+        "2381234567a",
+        "１３８１２３４５６７８",
+    ],
+)
+def test_a_row_takes_the_phones_validate_phone_takes(phone: str) -> None:
+    values = tuple(person(0)[column] for column in COLUMNS)
+    values = (*values[:4], phone, *values[5:])
+    checked, problems = check_row(2, values, "330802001", TODAY, {GRID_A})
+    try:
+        expected = validate_phone(phone)
+    except ValueError:
+        assert checked is None and [p[1] for p in problems] == ["联系电话"]
+    else:
+        assert checked is not None and checked[4] == expected and not problems

@@ -256,6 +256,7 @@ def test_a_run_left_by_a_dead_worker_is_taken_again_and_finished(world, tmp_path
             unit_code=TOWNSHIP,
             actor="account:x",
             batch_rows=5,
+            first_import_batches=1,  # a commit per batch, as into a non-empty archive
             progress=crash_after_two,
         )
     now = utcnow()

@@ -1,85 +1,58 @@
 """Importing a department's archive sheet (CSV or XLSX) into households and persons.
 
 Rows are read as a stream and handled in batches of :data:`BATCH_ROWS`, each in its own
-transaction: validate every row (an invalid one goes to the errors file with its row,
-column, value and reason), look the batch's households up by 户号 and its persons by the
-keyed hash of 身份证号 in one query each, then write with Core ``executemany`` (no ORM unit of
-work). A row equal to what is stored changes nothing, so a re-run of the same file reports
-no changes, and a crash leaves whole batches that a re-run completes. Each changed existing
-person or household gets an audit entry (ID and phone masked); the run gets one summary
-entry. Rows repeating a 身份证号 or disagreeing about a household within one batch are
-rejected; across batches the later row wins.
+transaction (on a first import, :data:`FIRST_IMPORT_BATCHES` batches a transaction): check
+every row (:mod:`core.archives.rowcheck`; an invalid one goes to the errors file with its
+row, column, value and reason), look the batch's households up by 户号 and its persons by the
+keyed hash of 身份证号 in one query each, then write with driver ``executemany`` / ``COPY``
+(no ORM unit of work). A row equal to what is stored changes
+nothing, so a re-run of the same file reports no changes, and a crash leaves whole batches
+that a re-run completes. Each changed existing person or household gets an audit entry (ID
+and phone masked); the run gets one summary entry. Rows repeating a 身份证号 or disagreeing
+about a household within one batch are rejected; across batches the later row wins.
+
+A file of :data:`PARALLEL_BYTES` or more is read and checked by a second process
+(:mod:`core.archives.import_worker`) while this one writes: checking (reading, the rules,
+the keyed hash and the encryption) and writing each take about half of the work.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import gc
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from itertools import islice
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, String, any_, bindparam, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, String, bindparam, select, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from core.archives.bulk_indexes import built_after
 from core.archives.crypto import ArchiveCipher
-from core.archives.idnumbers import (
-    IdNumberError,
-    birth_date_of,
-    gender_of,
-    mask_phone,
-    validate_id_number,
-    validate_phone,
-)
-from core.archives.models import GENDERS, RELATIONS, ArchiveHousehold, ArchivePerson
-from core.archives.template import (
-    ADDRESS,
-    BIRTH_DATE,
-    GENDER,
-    GRID,
-    HOUSEHOLD,
-    ID_NUMBER,
-    NAME,
-    PHONE,
-    RELATION,
-    Row,
-    read_rows,
-)
+from core.archives.idnumbers import mask_phone
+from core.archives.import_worker import checked_in_worker
+from core.archives.models import ArchiveHousehold, ArchivePerson
+from core.archives.rowcheck import CheckedBatch, Problem, checked_batches
 from core.audit.service import record
 from core.db.types import utcnow
-from core.units.codes import Level, UnitCode, UnitCodeError, parse_code
+from core.units.codes import Level, parse_code
 from core.units.models import Unit
-from core.units.service import get_unit
+from core.units.service import get_unit, in_subtree
 
 BATCH_ROWS = 10000
+FIRST_IMPORT_BATCHES = 10  # batches a transaction of a first import holds
+PARALLEL_BYTES = 4_000_000  # ~35,000 rows of CSV: below, starting a process costs more
 HOUSEHOLDS = ArchiveHousehold.__table__  # type: ignore[attr-defined]
 PERSONS = ArchivePerson.__table__  # type: ignore[attr-defined]
 UNITS = Unit.__table__  # type: ignore[attr-defined]
-GENDER_KEYS = {label: key for key, label in GENDERS.items()}
-RELATION_KEYS = {label: key for key, label in RELATIONS.items()} | {
-    "本人": "head",
-    "妻": "spouse",
-    "夫": "spouse",
-    "子": "child",
-    "女": "child",
-    "儿媳": "child_in_law",
-    "女婿": "child_in_law",
-    "父": "parent",
-    "母": "parent",
-    "孙子": "grandchild",
-    "孙女": "grandchild",
-}
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
 PERSON_FIELDS = ("name", "gender", "birth_date", "phone", "household_id", "relation", "unit_code")
-LIMITS = {NAME: 50, HOUSEHOLD: 32, ADDRESS: 200}
 
 
 @dataclass
@@ -96,150 +69,29 @@ class ImportSummary:
         return self.inserted + self.updated + self.unchanged + self.rejected
 
 
-@dataclass
-class Problem:
-    """One reason a row was rejected."""
-
-    row: int
-    column: str
-    value: str
-    reason: str
-
-
-@dataclass
-class PersonRow:
-    """A valid row, ready to write."""
-
-    row: int
-    name: str
-    id_number: str
-    gender: str
-    birth_date: date
-    phone: str | None
-    household: str
-    relation: str
-    address: str
-    grid: str
-    problems: list[Problem] = field(default_factory=list)
-    id_hash: str = ""  # the keyed hash and the ciphertext of a valid row's ID number
-    id_cipher: str = ""
-
-
-# -- validating one row --------------------------------------------------------------------
-
-
-def _parse_date(text: str) -> date | None:
-    if len(text) == 10 and text[4] == "-":  # YYYY-MM-DD, nearly every row: no strptime
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass  # the formats below say
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _grid_code(text: str) -> UnitCode:
-    """:func:`parse_code`, memoised: a file names the same few hundred grids on every row."""
-    return parse_code(text)
-
-
-def check_row(row: int, values: dict[str, str], scope_path: str, today: date) -> PersonRow:
-    """The row's values, canonical; its ``problems`` list every column that is wrong (the
-    grid's existence is checked per batch)."""
-    problems: list[Problem] = []
-
-    def bad(column: str, reason: str) -> None:
-        problems.append(Problem(row, column, values.get(column, ""), reason))
-
-    for column in (NAME, ID_NUMBER, HOUSEHOLD, RELATION, ADDRESS, GRID):
-        if not values[column]:
-            bad(column, "必填 / required")
-    for column, limit in LIMITS.items():
-        if len(values[column]) > limit:
-            bad(column, f"超过 {limit} 个字 / longer than {limit} characters")
-    number, id_born, id_gender = "", None, ""
-    if values[ID_NUMBER]:
-        try:
-            number = validate_id_number(values[ID_NUMBER], today)
-        except IdNumberError as exc:
-            bad(ID_NUMBER, str(exc))
-        else:
-            id_born, id_gender = birth_date_of(number), gender_of(number)
-    gender = GENDER_KEYS.get(values[GENDER]) if values[GENDER] else None
-    if values[GENDER] and gender is None:
-        bad(GENDER, "性别应为 男 或 女 / gender must be 男 or 女")
-    elif gender and number and gender != id_gender:
-        bad(GENDER, "性别与身份证号不符 / does not match the ID number")
-    born = _parse_date(values[BIRTH_DATE]) if values[BIRTH_DATE] else None
-    if values[BIRTH_DATE] and born is None:
-        bad(BIRTH_DATE, "日期格式应为 YYYY-MM-DD / date must be YYYY-MM-DD")
-    elif born and born > today:
-        bad(BIRTH_DATE, "出生日期在未来 / birth date in the future")
-    elif born and number and born != id_born:
-        bad(BIRTH_DATE, "出生日期与身份证号不符 / does not match the ID number")
-    phone = None
-    if values[PHONE]:
-        try:
-            phone = validate_phone(values[PHONE])
-        except ValueError as exc:
-            bad(PHONE, str(exc))
-    relation = RELATION_KEYS.get(values[RELATION], "")
-    if values[RELATION] and not relation:
-        bad(RELATION, "与户主关系应为 " + "、".join(RELATIONS.values()) + " 之一 / unknown")
-    grid = values[GRID]
-    if grid:
-        try:
-            code = _grid_code(grid)
-        except UnitCodeError as exc:
-            bad(GRID, str(exc))
-        else:
-            if code.level is not Level.grid:
-                bad(GRID, "应为 15 位网格代码 / must be a grid")
-            elif not code.code.startswith(scope_path):
-                bad(GRID, "网格不在导入单位范围内 / grid outside the importing unit's scope")
-    return PersonRow(
-        row=row,
-        name=values[NAME],
-        id_number=number,
-        gender=gender or id_gender,
-        birth_date=born or id_born or today,
-        phone=phone,
-        household=values[HOUSEHOLD],
-        relation=relation,
-        address=values[ADDRESS],
-        grid=grid,
-        problems=problems,
-    )
-
-
 # -- reading a batch's rows back ----------------------------------------------------------
 
 
 @functools.cache
 def _matching_statement(column: Any, dialect: str, *wanted: Any) -> Any:
     """``SELECT`` (``wanted`` columns, or the whole table) ``WHERE column`` is one of the
-    values of a single bound list ``:values``: ``= ANY(array)`` on PostgreSQL, ``IN (SELECT
-    value FROM json_each(:values))`` on SQLite. A batch's thousands of keys are one
-    parameter, not thousands (rendering those cost more than the lookups themselves)."""
+    values of a single bound JSON list ``:values``: ``IN (SELECT value FROM
+    json_each(:values))`` on SQLite, ``IN (SELECT json_array_elements_text(:values))`` on
+    PostgreSQL. A batch's thousands of keys are one parameter, not thousands (rendering
+    those cost more than the lookups themselves), and JSON, not an array: psycopg checks
+    every element of a list parameter with a regular expression."""
     query = select(*wanted) if wanted else select(column.table)
     if dialect == "postgresql":
-        return query.where(column == any_(bindparam("values", type_=ARRAY(String))))
-    values = text("SELECT value FROM json_each(:values)").columns(value=String)
-    return query.where(column.in_(values))
+        values = text("SELECT json_array_elements_text(CAST(:values AS json))")
+    else:
+        values = text("SELECT value FROM json_each(:values)")
+    return query.where(column.in_(values.columns(value=String)))
 
 
 def matching(conn: Connection, column: Any, values: Iterable[str], *wanted: Any) -> tuple[Any, Any]:
     """Arguments for ``conn.execute``: rows whose ``column`` is one of ``values``."""
     statement = _matching_statement(column, conn.dialect.name, *wanted)
-    listed = list(values)
-    return statement, {
-        "values": listed if conn.dialect.name == "postgresql" else json.dumps(listed)
-    }
+    return statement, {"values": json.dumps(list(values))}
 
 
 # -- writing new rows fast -----------------------------------------------------------------
@@ -253,12 +105,12 @@ STAMPS = ("created_at", "updated_at", "version")
 def bulk_insert(
     conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]], now: Any
 ) -> None:
-    """Insert ``rows`` (values of ``columns``, then the stamps) into ``table`` in one driver
-    call: ``COPY`` on PostgreSQL, ``executemany`` of one prepared ``INSERT`` on SQLite.
+    """Insert ``rows`` (values of ``columns`` as the driver takes them: text, numbers, dates
+    as ``YYYY-MM-DD``; then the stamps are added) into ``table`` in one driver call: ``COPY``
+    on PostgreSQL, ``executemany`` of one prepared ``INSERT`` on SQLite.
 
     The ORM unit of work and Core's per-row parameter processing cost more than the
-    database's own work on this path; values are converted here the way the column types
-    would convert them (each column's own bind processor, the timestamp once).
+    database's own work on this path; the timestamp is converted once, by its column's type.
     """
     names = (*columns, *STAMPS)
     dialect = conn.dialect
@@ -269,15 +121,8 @@ def bulk_insert(
             for row in rows:
                 copy.write_row((*row, now, now, 1))
         return
-    convert = [
-        (index, processor)
-        for index, name in enumerate(columns)
-        if (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
-    ]
     stamp = table.c.created_at.type._cached_bind_processor(dialect)
     stamps = (stamp(now), stamp(now), 1) if stamp is not None else (now, now, 1)
-    if convert:
-        rows = [_converted(row, convert) for row in rows]
     marks = ", ".join("?" * len(names))
     conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})",
@@ -285,89 +130,77 @@ def bulk_insert(
     )
 
 
-def _converted(row: tuple[Any, ...], convert: list[tuple[int, Any]]) -> tuple[Any, ...]:
-    values = list(row)
-    for index, processor in convert:
-        if values[index] is not None:
-            values[index] = processor(values[index])
-    return tuple(values)
-
-
 # -- one batch -----------------------------------------------------------------------------
 
 
-class _Batch:
-    """One batch's valid rows checked against each other and the database, then written."""
+class _Writer:
+    """Writes the checked batches: inserts, updates and their audit entries."""
 
-    def __init__(self, conn: Connection, cipher: ArchiveCipher, source: str, actor: str) -> None:
-        self.conn, self.cipher, self.source, self.actor = conn, cipher, source, actor
+    def __init__(self, conn: Connection, source: str, actor: str, dry_run: bool) -> None:
+        self.conn, self.source, self.actor, self.dry_run = conn, source, actor, dry_run
 
-    def reject_clashes(self, rows: list[PersonRow]) -> None:
-        """Within the batch: a repeated ID number, a household given two addresses or
-        grids, or a grid that does not exist."""
-        known = set(
-            self.conn.scalars(
-                *matching(self.conn, UNITS.c.code, {r.grid for r in rows}, UNITS.c.code)
-            )
-        )
-        ids: set[str] = set()
-        homes: dict[str, tuple[str, str]] = {}
-        for r in rows:
-            if r.grid not in known:
-                r.problems.append(Problem(r.row, GRID, r.grid, "网格不存在 / no such grid"))
-            if r.problems:
-                continue
-            if r.id_number in ids:
-                reason = "与本批前面的行身份证号重复 / ID number repeated in the file"
-                r.problems.append(Problem(r.row, ID_NUMBER, r.id_number, reason))
-            home = homes.setdefault(r.household, (r.address, r.grid))
-            if home != (r.address, r.grid):
-                reason = "同一户号的住址或网格与前面的行不一致 / household differs from above"
-                r.problems.append(Problem(r.row, HOUSEHOLD, r.household, reason))
-            ids.add(r.id_number)
-
-    def run(self, rows: list[PersonRow], dry_run: bool, summary: ImportSummary) -> None:
+    def write(self, batch: CheckedBatch, summary: ImportSummary) -> None:
         """Count (and unless ``dry_run`` write) the batch's valid rows."""
-        if not rows:
+        if not batch.persons:
             return
-        now = utcnow()
-        homes = {r.household: (r.address, r.grid) for r in rows}
-        found = {
-            h.number: h for h in self.conn.execute(*matching(self.conn, HOUSEHOLDS.c.number, homes))
-        }
+        conn, now = self.conn, utcnow()
+        homes = {number: (address, grid) for number, address, grid in batch.households}
+        found = {h.number: h for h in conn.execute(*matching(conn, HOUSEHOLDS.c.number, homes))}
         new_homes = [n for n in homes if n not in found]
         moved = {h.id: h for n, h in found.items() if (h.address, h.unit_code) != homes[n]}
         ids = {n: h.id for n, h in found.items()}
-        if not dry_run:
+        if not self.dry_run:
             self._write_households(new_homes, homes, moved, now)
             if new_homes:
                 number = HOUSEHOLDS.c.number
-                fresh = matching(self.conn, number, new_homes, number, HOUSEHOLDS.c.id)
-                ids |= {h.number: h.id for h in self.conn.execute(*fresh)}
-        hashes = {r.id_hash: r for r in rows}
-        stored = {
-            p.id_hash: p for p in self.conn.execute(*matching(self.conn, PERSONS.c.id_hash, hashes))
-        }
+                fresh = matching(conn, number, new_homes, number, HOUSEHOLDS.c.id)
+                ids |= dict(conn.execute(*fresh).all())
+        hashes = [person[7] for person in batch.persons]
+        stored = {p.id_hash: p for p in conn.execute(*matching(conn, PERSONS.c.id_hash, hashes))}
+        source = self.source
+        if not stored:  # nobody of the batch is in the archive yet: every row is an insert
+            summary.inserted += len(batch.persons)
+            inserts = [
+                (name, gender, born, phone, ids.get(home), relation, grid, hashed, sealed, source)
+                for name, gender, born, phone, home, relation, grid, hashed, sealed in batch.persons
+            ]
+        else:
+            inserts = self._compare(batch, stored, ids, moved, now, summary)
+        if not self.dry_run and inserts:
+            bulk_insert(conn, PERSONS, NEW_PERSON_COLUMNS, inserts, now)
+
+    def _compare(
+        self,
+        batch: CheckedBatch,
+        stored: dict[str, Any],
+        ids: dict[str, Any],
+        moved: dict[int, Any],
+        now: Any,
+        summary: ImportSummary,
+    ) -> list[tuple[Any, ...]]:
+        """Update the stored persons that changed (audited); the inserts of the others."""
         inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
-        for id_hash, r in hashes.items():
-            wanted = {
-                "name": r.name,
-                "gender": r.gender,
-                "birth_date": r.birth_date,
-                "phone": r.phone,
-                "household_id": ids.get(r.household),
-                "relation": r.relation,
-                "unit_code": r.grid,
-            }
-            person = stored.get(id_hash)
+        for name, gender, born, phone, home, relation, grid, hashed, sealed in batch.persons:
+            person = stored.get(hashed)
             if person is None:
                 summary.inserted += 1
-                inserts.append((*wanted.values(), id_hash, r.id_cipher, self.source))
+                household, source = ids.get(home), self.source
+                inserts.append(
+                    (name, gender, born, phone, household, relation, grid, hashed, sealed, source)
+                )
                 continue
+            wanted = {
+                "name": name,
+                "gender": gender,
+                "birth_date": date.fromisoformat(born),
+                "phone": phone,
+                "household_id": ids.get(home),
+                "relation": relation,
+                "unit_code": grid,
+            }
             changed = {k: v for k, v in wanted.items() if getattr(person, k) != v}
-            household_changed = ids.get(r.household) in moved
-            if not changed and not household_changed:
+            if not changed and ids.get(home) not in moved:
                 summary.unchanged += 1
                 continue
             summary.updated += 1
@@ -376,16 +209,14 @@ class _Batch:
                     wanted | {"pid": person.id, "version": person.version + 1, "updated_at": now}
                 )
                 self._audit_person(person, changed)
-        if not dry_run:
-            if inserts:
-                bulk_insert(self.conn, PERSONS, NEW_PERSON_COLUMNS, inserts, now)
-            if updates:
-                self.conn.execute(
-                    update(PERSONS)
-                    .where(PERSONS.c.id == bindparam("pid"))
-                    .values({k: bindparam(k) for k in (*PERSON_FIELDS, "version", "updated_at")}),
-                    updates,
-                )
+        if updates and not self.dry_run:
+            self.conn.execute(
+                update(PERSONS)
+                .where(PERSONS.c.id == bindparam("pid"))
+                .values({k: bindparam(k) for k in (*PERSON_FIELDS, "version", "updated_at")}),
+                updates,
+            )
+        return inserts
 
     def _write_households(
         self,
@@ -472,7 +303,7 @@ def _errors_writer(path: Path | None) -> Iterator[Callable[[Iterable[Problem]], 
 
         def write(problems: Iterable[Problem]) -> None:
             if handle is not None:
-                writer.writerows((p.row, p.column, p.value, p.reason) for p in problems)
+                writer.writerows(problems)
 
         yield write
     finally:
@@ -504,19 +335,11 @@ def _import_connection(engine: Engine) -> Iterator[Connection]:
                 conn.commit()
 
 
-def _checked_chunks(
-    rows: Iterator[Row], size: int, scope_path: str, today: date, cipher: ArchiveCipher
-) -> Iterator[tuple[list[Row], list[PersonRow]]]:
-    """The file's rows ``size`` at a time, each checked, valid ones hashed and encrypted."""
-    while chunk := list(islice(rows, size)):
-        checked = [check_row(n, values, scope_path, today) for n, values in chunk]
-        for r in checked:
-            if not r.problems:
-                r.id_hash, r.id_cipher = (
-                    cipher.lookup_hash(r.id_number),
-                    cipher.encrypt(r.id_number),
-                )
-        yield chunk, checked
+def _grids(engine: Engine, scope_path: str) -> list[str]:
+    """The codes of the grids inside the importing unit: a row's grid must be one of them."""
+    with engine.connect() as conn:
+        inside = select(UNITS.c.code).where(in_subtree(scope_path), UNITS.c.level == Level.grid)
+        return list(conn.scalars(inside))
 
 
 def import_archive(
@@ -533,42 +356,50 @@ def import_archive(
     batch_rows: int = BATCH_ROWS,
     today: date | None = None,
     progress: Callable[[int], None] | None = None,
+    parallel: bool | None = None,
+    first_import_batches: int = FIRST_IMPORT_BATCHES,
 ) -> ImportSummary:
     """Import ``path`` for the unit ``unit_code``: grids outside its subtree are rejected.
 
-    ``progress(rows)`` is called after each batch is committed with the rows it held.
-    ``dry_run`` validates and counts but writes nothing (not even the audit entry);
-    households first met in an earlier batch then count as new again.
+    Each batch of ``batch_rows`` rows is committed, or on a first import (an empty archive,
+    its secondary indexes built after the load) every ``first_import_batches`` batches:
+    each commit of a large archive rewrites the index pages its batches touched (the keyed
+    hashes land all over theirs). ``progress(rows)`` is called after each commit with the
+    rows it held. ``dry_run`` validates and counts but writes nothing (not even the audit
+    entry); households first met in an earlier batch then count as new again.
+    ``parallel``: check the rows in a second process (default: for a file of
+    :data:`PARALLEL_BYTES` or more); the outcome is the same either way.
 
     :raises UnitNotFound: ``unit_code`` names no unit.
     :raises SheetError: the file is unreadable or lacks a required column.
+    :raises ImportWorkerError: the checking process failed.
     """
     with Session(engine) as session:
         scope = get_unit(session, unit_code)
     scope_path, today = parse_code(scope.code).path, today or date.today()
+    grids = _grids(engine, scope_path)
+    if parallel is None:
+        parallel = bool(sys.executable) and path.is_file() and path.stat().st_size >= PARALLEL_BYTES
+    check = checked_in_worker if parallel else checked_batches
     summary = ImportSummary()
-    rows: Iterator[Row] = read_rows(path, encoding)
-    chunks = _checked_chunks(rows, batch_rows, scope_path, today, cipher)
     with (
         _errors_writer(errors) as write_errors,
-        built_after(engine, enabled=not dry_run),
+        built_after(engine, enabled=not dry_run) as first,
         _import_connection(engine) as conn,
+        closing(check(path, encoding, batch_rows, scope_path, today, grids, cipher)) as batches,
+        _young_collections(),
     ):
-        # Reading ahead in a thread was tried: the GIL hand-offs slowed the writes more than
-        # the overlap gained (docs/benchmarks.md, "Archives").
-        for chunk, checked in chunks:
-            batch = _Batch(conn, cipher, source, actor)
-            batch.reject_clashes(checked)
-            bad = [r for r in checked if r.problems]
-            summary.rejected += len(bad)
-            write_errors(p for r in bad for p in r.problems)
-            batch.run([r for r in checked if not r.problems], dry_run, summary)
-            if dry_run:
-                conn.rollback()
-            else:
-                conn.commit()
-            if progress is not None:
-                progress(len(chunk))
+        writer = _Writer(conn, source, actor, dry_run)
+        per_commit = first_import_batches if first else 1
+        pending = done = 0
+        for batch in batches:
+            summary.rejected += batch.rejected
+            write_errors(batch.problems)
+            writer.write(batch, summary)
+            pending, done = pending + batch.rows, done + 1
+            if done % per_commit == 0:
+                pending = _end_transaction(conn, dry_run, pending, progress)
+        _end_transaction(conn, dry_run, pending, progress)
     if not dry_run:
         with engine.begin() as conn:
             record(
@@ -587,3 +418,33 @@ def import_archive(
                 source=source,
             )
     return summary
+
+
+def _end_transaction(
+    conn: Connection, dry_run: bool, rows: int, progress: Callable[[int], None] | None
+) -> int:
+    """Commit (roll back in a dry run) the batches written since the last time, collect the
+    young garbage, report their ``rows``; 0, the rows now pending."""
+    if dry_run:
+        conn.rollback()
+    else:
+        conn.commit()
+    gc.collect(1)
+    if progress is not None and rows:
+        progress(rows)
+    return 0
+
+
+@contextmanager
+def _young_collections() -> Iterator[None]:
+    """No automatic garbage collection while the batches are written; the caller collects
+    the young generations after each batch. An automatic full collection walks every object
+    of the process (the CLI's ~1,100 modules), and the rows a batch allocates set one off
+    every few thousand rows."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

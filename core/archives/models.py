@@ -18,22 +18,11 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
+from core.archives.vocabulary import GENDERS, RELATIONS
 from core.db.metadata import metadata  # noqa: F401  (naming convention first)
 from core.db.types import UTCDateTime, utcnow
 
-GENDERS: dict[str, str] = {"male": "男", "female": "女"}
-# 与户主关系, after GB/T 4761 家庭关系代码 grouped as household registers use them.
-RELATIONS: dict[str, str] = {
-    "head": "户主",
-    "spouse": "配偶",
-    "child": "子女",
-    "child_in_law": "儿媳/女婿",
-    "parent": "父母",
-    "grandchild": "孙子女",
-    "grandparent": "祖父母",
-    "sibling": "兄弟姐妹",
-    "other": "其他",
-}
+__all__ = ["GENDERS", "RELATIONS", "ArchiveHousehold", "ArchiveKey", "ArchivePerson"]
 
 
 def _timestamp() -> Column:  # type: ignore[type-arg]

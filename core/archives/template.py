@@ -1,8 +1,9 @@
 """The archive sheet: its Chinese column headers, the blank template, and reading a CSV or
 XLSX file row by row in constant memory.
 
-Rows come out as ``(row_number, {header: text})`` where ``row_number`` is the line or sheet
-row a department sees (the header is row 1). XLSX cells are turned into text the way they
+Rows come out as ``(row_number, values)`` where ``row_number`` is the line or sheet row a
+department sees (the header is row 1) and ``values`` the texts of :data:`COLUMNS`, in that
+order, stripped (other columns are ignored). XLSX cells are turned into text the way they
 display (an integer ID or phone without ``.0``, a date cell as ``YYYY-MM-DD``). CSV files are
 UTF-8 (with or without BOM) or GB18030, detected from the first bytes unless an encoding is
 given.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import operator
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -32,7 +34,7 @@ NOTES = {
     GRID: "15 位网格代码，须在导入单位范围内",
 }
 SNIFF_BYTES = 1 << 16
-Row = tuple[int, dict[str, str]]
+Row = tuple[int, tuple[str, ...]]
 
 
 class SheetError(ValueError):
@@ -95,23 +97,26 @@ def read_rows(path: Path, encoding: str | None = None) -> Iterator[Row]:
         raise SheetError(f"只支持 .csv 和 .xlsx 文件 / only .csv and .xlsx files: {path.name}")
     if not path.is_file():
         raise SheetError(f"文件不存在 / no such file: {path}")
-    raw = _xlsx_rows(path) if suffix == ".xlsx" else _csv_rows(path, encoding)
-    header: list[str] | None = None
-    for number, cells in enumerate(raw, start=1):
-        if header is None:
-            header = [cell.strip().lstrip("\ufeff") for cell in cells]
-            missing = [c for c in COLUMNS if c not in header]
-            if missing:
-                raise SheetError(
-                    f"缺少列 / missing columns: {'、'.join(missing)} (用 sanmin import template "
-                    "生成模板 / see sanmin import template)"
-                )
-            continue
-        values = {name: cells[i].strip() if i < len(cells) else "" for i, name in enumerate(header)}
-        if any(values.values()):
-            yield number, values
-    if header is None:
+    raw = enumerate(_xlsx_rows(path) if suffix == ".xlsx" else _csv_rows(path, encoding), 1)
+    first = next(raw, None)
+    if first is None:
         raise SheetError(f"文件为空 / the file is empty: {path.name}")
+    header = [cell.strip().lstrip("\ufeff") for cell in first[1]]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise SheetError(
+            f"缺少列 / missing columns: {'、'.join(missing)} (用 sanmin import template "
+            "生成模板 / see sanmin import template)"
+        )
+    width = len(header)
+    at = {name: index for index, name in enumerate(header)}  # a repeated header: the last
+    pick = operator.itemgetter(*(at[column] for column in COLUMNS))
+    for number, cells in raw:
+        if len(cells) < width:
+            cells = [*cells, *[""] * (width - len(cells))]
+        values = tuple(map(str.strip, pick(cells)))
+        if any(values) or any(cell.strip() for cell in cells[:width]):  # else a blank row
+            yield number, values
 
 
 def _csv_rows(path: Path, encoding: str | None) -> Iterator[list[str]]:
