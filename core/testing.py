@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
+from core.identity.access import Actor, role_at
 from core.identity.models import Account
 from core.identity.secrets import hash_password
 from core.identity.service import grant_role, issue_token
@@ -216,6 +217,14 @@ class Sanmin:
         account = self.account(role, unit, username)
         with self.session() as session:
             return issue_token(session, account, "bearer", None)
+
+    def actor(self, role: str, unit: Unit | str, username: str | None = None) -> Actor:
+        """A new account holding ``role`` at ``unit``, as the services see it: for calling a
+        service (``create_ticket``, ``start_workflow`` …) directly, without HTTP."""
+        code = unit if isinstance(unit, str) else unit.code
+        account = self.account(role, code, username)
+        assert account.id is not None
+        return Actor("account", account.id, account.username, (role_at(role, code),))
 
     def client_as(self, role: str, unit: Unit | str, username: str | None = None) -> TestClient:
         """A client signed in (bearer token) as a new account with ``role`` at ``unit``."""

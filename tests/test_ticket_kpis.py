@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from core.identity.access import Actor, role_at
+from core.identity.access import Actor
 from core.metrics.compute import metric_value
 from core.metrics.refresh import refresh_all
 from core.tickets.models import Ticket
@@ -93,11 +93,6 @@ class Town:
             return rated
 
 
-def person(sanmin: Any, role: str, unit: str) -> Actor:
-    account = sanmin.account(role, unit)
-    return Actor("account", account.id, account.username, (role_at(role, unit),))
-
-
 @pytest.fixture
 def sanmin_plugins():  # type: ignore[no-untyped-def]
     return []
@@ -108,8 +103,8 @@ def town(sanmin) -> Town:  # type: ignore[no-untyped-def]
     """Twelve tickets; the hours are from T0 (Monday 09:00 local, so +15 h is Tuesday)."""
     for grid in (G1, G2, G3):
         sanmin.unit(grid)
-    residents = {unit: person(sanmin, "resident", unit) for unit in (G1, G2, G3, V1)}
-    town = Town(sanmin, person(sanmin, "county_admin", COUNTY), residents)
+    residents = {unit: sanmin.actor("resident", unit) for unit in (G1, G2, G3, V1)}
+    town = Town(sanmin, sanmin.actor("county_admin", COUNTY), residents)
 
     # G1 (village V1, township T1)
     a = town.handle(town.submit(G1), 1, 5)  # on time, 4 h

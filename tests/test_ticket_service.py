@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from core.identity.access import Actor, role_at
+from core.identity.access import Actor
 from core.tickets.models import Ticket, TicketIdempotency
 from core.tickets.service import (
     SYSTEM,
@@ -56,11 +56,6 @@ def town(sanmin):  # type: ignore[no-untyped-def]
     return sanmin
 
 
-def person(sanmin, role: str, unit: str) -> Actor:  # type: ignore[no-untyped-def]
-    account = sanmin.account(role, unit)
-    return Actor("account", account.id, account.username, (role_at(role, unit),))
-
-
 def body(kind: str = "public_repair", **changes: Any) -> TicketIn:
     fields = {
         "type": kind,
@@ -87,8 +82,8 @@ def step(
 
 @pytest.mark.parametrize("kind", [t.code for t in CORE_TYPES])
 def test_each_core_type_goes_round_the_closed_loop(town, kind) -> None:  # type: ignore[no-untyped-def]
-    resident = person(town, "resident", GRID)
-    worker = person(town, "grid_worker", GRID)
+    resident = town.actor("resident", GRID)
+    worker = town.actor("grid_worker", GRID)
     with Session(town.engine, expire_on_commit=False) as session:
         ticket, created = create_ticket(session, town.kernel, resident, body(kind))
     assert created and ticket.state == "submitted" and ticket.version == 1
@@ -111,8 +106,8 @@ def test_each_core_type_goes_round_the_closed_loop(town, kind) -> None:  # type:
 
 
 def test_an_unsatisfied_rating_reopens_at_most_twice(town) -> None:  # type: ignore[no-untyped-def]
-    resident = person(town, "resident", GRID)
-    worker = person(town, "grid_worker", GRID)
+    resident = town.actor("resident", GRID)
+    worker = town.actor("grid_worker", GRID)
     with Session(town.engine, expire_on_commit=False) as session:
         ticket, _ = create_ticket(session, town.kernel, resident, body())
     for round_ in range(3):
@@ -130,8 +125,8 @@ def test_an_unsatisfied_rating_reopens_at_most_twice(town) -> None:  # type: ign
 
 
 def test_only_the_reporter_rates(town) -> None:  # type: ignore[no-untyped-def]
-    resident = person(town, "resident", GRID)
-    worker = person(town, "grid_worker", GRID)
+    resident = town.actor("resident", GRID)
+    worker = town.actor("grid_worker", GRID)
     with Session(town.engine, expire_on_commit=False) as session:
         ticket, _ = create_ticket(session, town.kernel, resident, body())
     for name, inputs in (("accept", {}), ("sign", {}), ("resolve", {"result": "好了"})):
@@ -149,7 +144,7 @@ def test_only_the_reporter_rates(town) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_a_retry_with_the_same_key_returns_the_same_ticket(town) -> None:  # type: ignore[no-untyped-def]
-    resident = person(town, "resident", GRID)
+    resident = town.actor("resident", GRID)
     with Session(town.engine, expire_on_commit=False) as session:
         first, created = create_ticket(
             session, town.kernel, resident, body(), idempotency_key="k-1"
@@ -168,8 +163,8 @@ def test_a_retry_with_the_same_key_returns_the_same_ticket(town) -> None:  # typ
 
 
 def test_a_stale_version_is_409(town) -> None:  # type: ignore[no-untyped-def]
-    resident = person(town, "resident", GRID)
-    worker = person(town, "grid_worker", GRID)
+    resident = town.actor("resident", GRID)
+    worker = town.actor("grid_worker", GRID)
     with Session(town.engine, expire_on_commit=False) as session:
         ticket, _ = create_ticket(session, town.kernel, resident, body())
     step(town, worker, ticket, "accept")
@@ -180,8 +175,8 @@ def test_a_stale_version_is_409(town) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_escalation_moves_one_level_up_and_restarts_the_response_clock(town) -> None:  # type: ignore[no-untyped-def]
-    resident = person(town, "resident", GRID)
-    worker = person(town, "grid_worker", GRID)
+    resident = town.actor("resident", GRID)
+    worker = town.actor("grid_worker", GRID)
     with Session(town.engine, expire_on_commit=False) as session:
         ticket, _ = create_ticket(session, town.kernel, resident, body())
     later = NOW + timedelta(hours=5)
@@ -193,7 +188,7 @@ def test_escalation_moves_one_level_up_and_restarts_the_response_clock(town) -> 
 
 
 def test_the_sweeper_may_escalate_as_the_system(town) -> None:  # type: ignore[no-untyped-def]
-    resident = person(town, "resident", GRID)
+    resident = town.actor("resident", GRID)
     with Session(town.engine, expire_on_commit=False) as session:
         ticket, _ = create_ticket(session, town.kernel, resident, body())
         moved = transition_ticket(
@@ -211,7 +206,7 @@ def test_the_sweeper_may_escalate_as_the_system(town) -> None:  # type: ignore[n
 
 
 def test_bad_input_names_the_field(town) -> None:  # type: ignore[no-untyped-def]
-    resident = person(town, "resident", GRID)
+    resident = town.actor("resident", GRID)
     cases = {
         "type": body(type="nonsense"),
         "extra.facility": body(extra={"facility": "火箭"}),
@@ -232,7 +227,7 @@ def test_bad_input_names_the_field(town) -> None:  # type: ignore[no-untyped-def
 
 
 def test_anonymous_complaints_need_a_phone_and_hide_the_reporter(town) -> None:  # type: ignore[no-untyped-def]
-    resident = person(town, "resident", GRID)
+    resident = town.actor("resident", GRID)
     with Session(town.engine, expire_on_commit=False) as session:
         with pytest.raises(TicketError) as refused:
             create_ticket(
@@ -249,7 +244,7 @@ def test_anonymous_complaints_need_a_phone_and_hide_the_reporter(town) -> None: 
 
 
 def test_the_generic_workflow_api_cannot_move_a_ticket(town) -> None:  # type: ignore[no-untyped-def]
-    resident = person(town, "resident", GRID)
+    resident = town.actor("resident", GRID)
     with Session(town.engine, expire_on_commit=False) as session:
         ticket, _ = create_ticket(session, town.kernel, resident, body())
     answer = town.client.post(

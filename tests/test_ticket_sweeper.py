@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from core.events.models import OutboxEvent
-from core.identity.access import Actor, role_at
+from core.identity.access import Actor
 from core.tickets import sweeper
 from core.tickets.models import Ticket, TicketReminder
 from core.tickets.service import TicketIn, create_ticket, get_ticket, transition_ticket
@@ -39,14 +39,9 @@ def town(sanmin):  # type: ignore[no-untyped-def]
     return sanmin
 
 
-def person(sanmin, role: str, unit: str) -> Actor:  # type: ignore[no-untyped-def]
-    account = sanmin.account(role, unit)
-    return Actor("account", account.id, account.username, (role_at(role, unit),))
-
-
 def submit(sanmin, at: datetime = NOW) -> Ticket:  # type: ignore[no-untyped-def]
     """A public repair (response clock: 2 hours) reported at the grid."""
-    resident = person(sanmin, "resident", GRID)
+    resident = sanmin.actor("resident", GRID)
     body = TicketIn(
         type="public_repair",
         unit_code=GRID,
@@ -118,7 +113,7 @@ def escalations(sanmin, ticket: Ticket) -> list[str]:  # type: ignore[no-untyped
 
 def test_each_reminder_of_a_clock_is_sent_once(town) -> None:  # type: ignore[no-untyped-def]
     ticket = submit(town)
-    worker = person(town, "grid_worker", GRID)
+    worker = town.actor("grid_worker", GRID)
     # 受理 keeps the response clock (set at submission, version 1): no new reminders
     step(town, worker, ticket, "accept", NOW + timedelta(minutes=30))
     assert sweep(town.kernel, NOW + timedelta(minutes=59)).reminded == []
@@ -140,7 +135,7 @@ def test_each_reminder_of_a_clock_is_sent_once(town) -> None:  # type: ignore[no
 
 def test_a_clock_first_seen_overdue_is_one_reminder(town) -> None:  # type: ignore[no-untyped-def]
     ticket = submit(town)
-    worker = person(town, "grid_worker", GRID)
+    worker = town.actor("grid_worker", GRID)
     ticket = step(town, worker, ticket, "accept", NOW)
     ticket = step(town, worker, ticket, "sign", NOW)  # a new clock: handling, version 3
     ticket = step(town, worker, ticket, "resolve", NOW, result="已修复")  # visiting, version 4
@@ -181,7 +176,7 @@ def test_an_overdue_ticket_goes_up_one_level_at_a_time_to_the_county(town) -> No
 
 def test_a_ticket_resolved_in_time_is_never_escalated(town) -> None:  # type: ignore[no-untyped-def]
     ticket = submit(town)
-    worker = person(town, "grid_worker", GRID)
+    worker = town.actor("grid_worker", GRID)
     for name, inputs in (("accept", {}), ("sign", {}), ("resolve", {"result": "已修复"})):
         ticket = step(town, worker, ticket, name, NOW + timedelta(minutes=30), **inputs)
     for days in (1, 30):

@@ -32,7 +32,7 @@ from core import (
 )
 from core.audit.models import AuditEntry
 from core.events.models import OutboxEvent
-from core.identity.access import AccessCatalog, Actor, build_catalog, role_at
+from core.identity.access import AccessCatalog, build_catalog
 from core.identity.models import Account
 from core.identity.service import create_api_key
 from core.plugins.registry import PluginRegistry
@@ -197,11 +197,6 @@ def moved(client: TestClient, case: dict[str, Any], name: str, **inputs: Any) ->
     answer = move(client, case, name, **inputs)
     assert answer.status_code == 200, answer.text
     return answer.json()
-
-
-def actor(sanmin, role: str, unit: str) -> Actor:  # type: ignore[no-untyped-def]
-    account = sanmin.account(role, unit)
-    return Actor("account", account.id, account.username, (role_at(role, unit),))
 
 
 def history(sanmin, instance_id: int) -> list[WorkflowHistoryRow]:  # type: ignore[no-untyped-def]
@@ -758,7 +753,7 @@ def test_two_concurrent_transitions_only_one_wins(town) -> None:  # type: ignore
     its conditional UPDATE finds no row at version 1 and it fails with 409."""
     sanmin = town
     case = start(sanmin.client_as("grid_worker", GRID_A))
-    kernel, admin = sanmin.kernel, actor(sanmin, "township_admin", TOWN_A)
+    kernel, admin = sanmin.kernel, sanmin.actor("township_admin", TOWN_A)
     first_won: list[str] = []
 
     def meanwhile(instance, transition):  # type: ignore[no-untyped-def]
