@@ -1,4 +1,4 @@
-"""The demo county's requests (为民办事): about 150 tickets of the six types over the last six
+"""The demo county's requests (为民办事): 80 tickets of the six types over the last six
 weeks in 柯城区, each walked through the real ticket service as far as its story goes
 (accepted, signed, resolved, visited back, rated, some escalated, rejected or withdrawn), so
 that inboxes, 我的诉求, the 公示 board and the KPIs have something to show.
@@ -30,7 +30,7 @@ from core.units.codes import Level
 from core.units.models import Unit
 
 SEED = 20261127
-TICKETS = 150
+TICKETS = 80
 COUNTY = "330802000000"
 RESIDENT = "resident"  # the demo resident's username (core.demo.load.DEMO_ACCOUNTS)
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙胡朱高林何郭马罗"
