@@ -85,7 +85,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -130,6 +129,7 @@ from bench.hooks import (  # noqa: E402
     free_port,
     http_latencies,
     interleaved,
+    part,
     print_table,
     report,
     timed_loop,
@@ -1138,18 +1138,6 @@ def bench_profile(db: Database, csv_path: Path, work: Path) -> None:
 
 
 # -- main ----------------------------------------------------------------------------------------
-
-
-def part(name: str, fn: Callable[[], list[bool]]) -> list[bool]:
-    """Run one part; a part that fails is reported (one missed target) and the others run."""
-    try:
-        return fn()
-    except Exception:
-        sys.stdout.flush()
-        traceback.print_exc()
-        sys.stderr.flush()
-        print(f"\n{name}: stopped on the error above")
-        return [False]
 
 
 def run(args: argparse.Namespace) -> list[bool]:

@@ -808,6 +808,19 @@ def bench_database(postgres: bool) -> Iterator[str]:
         yield url
 
 
+def part(name: str, fn: Callable[[], list[bool]]) -> list[bool]:
+    """Run one part of a benchmark: a part that fails is reported (one missed target) and
+    the others still run."""
+    try:
+        return fn()
+    except Exception:
+        sys.stdout.flush()
+        traceback.print_exc()
+        sys.stderr.flush()
+        print(f"\n{name}: stopped on the error above")
+        return [False]
+
+
 def report(title: str, run: Callable[[], list[bool]], versions: str = "") -> int:
     """Print the machine line, ``run()`` the parts (each returns its targets' verdicts), then
     how many targets were met. Always 0: a benchmark is a report, even when it breaks."""

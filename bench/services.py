@@ -57,7 +57,6 @@ import sqlite3
 import statistics
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -127,6 +126,7 @@ from bench.hooks import (  # noqa: E402
     AsgiDriver,
     Stat,
     bench_database,
+    part,
     report,
     timed_loop,
 )
@@ -1045,18 +1045,6 @@ def bench_metrics(bench: Bench, n: int, notes: list[str]) -> list[Line]:
 
 
 # -- main ----------------------------------------------------------------------------------------
-
-
-def part(name: str, fn: Callable[[], list[bool]]) -> list[bool]:
-    """Run one part; a part that fails is reported and the others still run."""
-    try:
-        return fn()
-    except Exception:
-        sys.stdout.flush()
-        traceback.print_exc()
-        sys.stderr.flush()
-        print(f"\n{name}: stopped on the error above")
-        return [False]
 
 
 def run(args: argparse.Namespace) -> list[bool]:

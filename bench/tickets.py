@@ -62,7 +62,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -103,6 +102,7 @@ from bench.hooks import (  # noqa: E402
     free_port,
     interleaved,
     loadavg,
+    part,
     report,
     timed_loop,
     wait_ready,
@@ -896,10 +896,10 @@ def bench_kpis(bench: Bench) -> list[bool]:
     started = time.perf_counter()
     refreshed = []
     for name in KPIS:
-        for part in kernel.metrics.parts(kernel.metrics.get("tickets", name)):
-            if part.key not in refreshed:
-                refresh_metric(kernel.engine, part, zone, today, now, full=True)
-                refreshed.append(part.key)
+        for counted in kernel.metrics.parts(kernel.metrics.get("tickets", name)):
+            if counted.key not in refreshed:
+                refresh_metric(kernel.engine, counted, zone, today, now, full=True)
+                refreshed.append(counted.key)
     print(
         f"  daily aggregates of {', '.join(refreshed)} rebuilt (refresh_metric, full) in "
         f"{time.perf_counter() - started:.1f} s, fresh through {today - timedelta(days=1)}"
@@ -948,18 +948,6 @@ def bench_kpis(bench: Bench) -> list[bool]:
 
 
 # -- main ----------------------------------------------------------------------------------------
-
-
-def part(name: str, fn: Callable[[], list[bool]]) -> list[bool]:
-    """Run one part; a part that fails is reported and the others still run."""
-    try:
-        return fn()
-    except Exception:
-        sys.stdout.flush()
-        traceback.print_exc()
-        sys.stderr.flush()
-        print(f"\n{name}: stopped on the error above")
-        return [False]
 
 
 def run(args: argparse.Namespace) -> list[bool]:
