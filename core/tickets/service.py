@@ -217,7 +217,7 @@ def create_ticket(
     key = (idempotency_key or "").strip() or None
     if key is not None and (len(key) > 200 or "\x00" in key):
         raise _invalid("Idempotency-Key", "应为 1–200 个字符 / 1 to 200 characters")
-    digest = fingerprint(body)
+    digest = fingerprint(body) if key is not None else ""  # JSON and SHA-256 only when needed
     if key is not None and (found := _replayed(session, actor, key, digest)) is not None:
         return found, False
     kind, code, extra = _checked(kernel, actor, body)
