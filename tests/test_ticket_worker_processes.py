@@ -9,6 +9,7 @@ ticket is no longer overdue. A second escalation of the same ticket would show a
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -114,7 +115,9 @@ def test_two_workers_escalate_each_overdue_ticket_once(
         for worker in workers:
             worker.terminate()
         codes = [worker.wait(timeout=30) for worker in workers]
-    assert codes == [0, 0]
+    # a worker still starting when the other finished the work dies of the signal itself,
+    # before its handler is installed: both are clean ends
+    assert set(codes) <= {0, -signal.SIGTERM}, codes
     counts = escalations(sanmin_database_url)
     assert set(counts) == set(ids)
     assert set(counts.values()) == {1}, {t: n for t, n in counts.items() if n > 1}
