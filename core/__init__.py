@@ -14,6 +14,7 @@ from core.archives.models import ArchiveHousehold, ArchivePerson
 from core.db.engine import get_session, make_engine
 from core.db.migration_env import run_migrations_env
 from core.db.types import UTCDateTime, utcnow
+from core.demo.accounts import DemoAccount
 from core.events.outbox import emit
 from core.events.spec import Event
 from core.forms.spec import FormSpec
@@ -58,6 +59,7 @@ __all__ = [
     "CareInputs",
     "CareResult",
     "Deadline",
+    "DemoAccount",
     "Event",
     "FormSpec",
     "HouseholdSection",

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from core.archives.extensions import ArchiveField
     from core.archives.household_file import HouseholdSection
     from core.archives.models import ArchiveHousehold, ArchivePerson
+    from core.demo.accounts import DemoAccount
     from core.events.spec import Event
     from core.forms.spec import FormSpec
     from core.identity.access import Actor, Permission, Role
@@ -306,6 +307,47 @@ class InstallationSpecs:
 
         Township scope: the type is offered only in townships where the plugin is enabled;
         tickets already submitted there stay readable and are handled to the end.
+
+        .. versionadded:: 0.1
+        """
+
+    @hookspec
+    def demo_accounts(self) -> list[DemoAccount] | None:
+        """Return the demo accounts this plugin's practice needs, or ``None``.
+
+        ``sanmin demo`` creates each :class:`core.DemoAccount` (username, role, unit code,
+        display name) with the demo password and prints it in the log-in table, after the
+        core's own demo accounts. The role may be one of this plugin's roles (its
+        ``register_roles``) or a core role. Use a username that says what it is for
+        (``tea_house_keeper``); an account that already exists is left as it is and only a
+        missing role is granted again.
+
+        :return: a list of :class:`core.DemoAccount`. Not an awaitable. Never called in
+            production: only by ``sanmin demo`` and by tests that load the demo.
+
+        Township scope: none; the accounts are created whatever the demo's settings.
+
+        .. versionadded:: 0.1
+        """
+
+    @hookspec
+    def load_demo(self, kernel: Kernel) -> str | None:
+        """Write this plugin's demo records into the demo county, after the core's; or ``None``.
+
+        Called by ``sanmin demo`` once the demo units, accounts, archive (persons,
+        households, care levels) and tickets are in place and the plugin's migrations have
+        run. Write through the same services the plugin's API uses (so the records are
+        validated, audited and counted as real ones), with fixed seeds, and only in the
+        townships where the demo enables the plugin. It must be **idempotent**: a second
+        ``sanmin demo`` on the same database changes nothing.
+
+        :param kernel: the running kernel (engine, settings, ``hooks_for``).
+        :return: a one-line Chinese summary for ``sanmin demo`` to print
+            (``敲门嫂：探访计划 120 条``), or ``None``. Not an awaitable. An exception
+            stops ``sanmin demo`` with the plugin's name and the reason.
+
+        Township scope: called once per installed plugin; keep the records to the townships
+        where the demo enables the plugin.
 
         .. versionadded:: 0.1
         """

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 import core.cli.main as cli_main
+from core import DemoAccount, Kernel, Role, hookimpl
 from core.audit.models import AuditEntry
 from core.db.engine import make_engine
 from core.db.migrate import upgrade_all
@@ -32,6 +33,7 @@ from core.tickets.models import Ticket
 from core.units.codes import Level, parse_code
 from core.units.models import Unit
 from core.units.service import children, list_units, read_units_csv
+from tests.helpers import manifest
 
 KECHENG = "330802000000"
 # What other tests (and the browser tests) rely on: kept with these names.
@@ -102,9 +104,9 @@ def snapshot(engine: Engine) -> dict[str, Any]:
 def test_load_demo_twice_changes_nothing(engine: Engine, registry: PluginRegistry) -> None:
     first = load_demo(engine, registry)
     assert len(first.units.created) == len(demo_unit_rows())
-    assert sorted(first.accounts_created) == sorted(a.username for a in DEMO_ACCOUNTS)
+    assert {a.username for a in DEMO_ACCOUNTS} <= set(first.accounts_created)
     before = snapshot(engine)
-    assert len(before["accounts"]) == len(DEMO_ACCOUNTS)
+    assert len(before["accounts"]) == len(first.logins)  # the core's and the plugins'
     assert first.tickets.created and sum(first.tickets.states.values()) == TICKETS
     assert {"in_progress", "rated"} <= set(first.tickets.states)  # open and closed ones
     resident = next(a[0] for a in before["accounts"] if a[1] == "resident")
@@ -248,3 +250,65 @@ def test_demo_command_prints_how_to_log_in(
     assert "新增 0 个单位、0 个账号" in again.stdout
     assert "3000 户" in again.stdout and "已存在，未改动" in again.stdout
     assert again.stdout.count(DEMO_PASSWORD) == len(DEMO_ACCOUNTS)
+
+
+# -- the two demo hooks: a plugin's demo accounts and records ---------------------------------
+
+
+class DemoPractice:
+    """A plugin with a role of its own, a demo account holding it and demo records."""
+
+    PLUGIN = manifest("demo_practice")
+
+    def __init__(self) -> None:
+        self.kernels: list[Kernel] = []
+
+    @hookimpl
+    def register_roles(self) -> list[Role]:
+        return [Role("demo_practice_keeper", "馆员", frozenset({Level.village}), frozenset())]
+
+    @hookimpl
+    def demo_accounts(self) -> list[DemoAccount]:
+        return [DemoAccount("keeper", "demo_practice_keeper", "330802001001", "演示馆员")]
+
+    @hookimpl
+    def load_demo(self, kernel: Kernel) -> str:
+        self.kernels.append(kernel)
+        with Session(kernel.engine) as session:  # the core demo is there before the plugin's
+            assert session.exec(select(Ticket)).first() is not None
+        return f"演示插件：第 {len(self.kernels)} 次"
+
+
+def _demo_registry(practice: DemoPractice) -> PluginRegistry:
+    return PluginRegistry().load(discover=False, extra=[("demo_practice", practice)])
+
+
+def test_hook_demo_accounts(sanmin_database_url: str) -> None:
+    registry = _demo_registry(DemoPractice())
+    engine = make_engine(sanmin_database_url)
+    upgrade_all(engine, registry)
+    report = load_demo(engine, registry)
+    keeper = next(login for login in report.logins if login.username == "keeper")
+    assert (keeper.role, keeper.role_title, keeper.unit_code) == (
+        "demo_practice_keeper",
+        "馆员",
+        "330802001001",
+    )
+    with Session(engine) as session:
+        account = session.exec(select(Account).where(Account.username == "keeper")).one()
+        assert authenticate(session, "keeper", DEMO_PASSWORD, None).id == account.id
+        roles = session.exec(
+            select(RoleAssignment.role).where(RoleAssignment.account_id == account.id)
+        ).all()
+    assert roles == ["demo_practice_keeper"]
+    assert load_demo(engine, registry).accounts_created == []  # made once
+
+
+def test_hook_load_demo(sanmin_database_url: str) -> None:
+    practice = DemoPractice()
+    registry = _demo_registry(practice)
+    engine = make_engine(sanmin_database_url)
+    upgrade_all(engine, registry)
+    assert load_demo(engine, registry).plugins == ["演示插件：第 1 次"]
+    assert load_demo(engine, registry).plugins == ["演示插件：第 2 次"]
+    assert all(isinstance(kernel, Kernel) for kernel in practice.kernels)

@@ -193,6 +193,8 @@ def demo(
     )
     out.print(report.archive.summary(), markup=False)
     out.print(report.tickets.summary(), markup=False)
+    for line in report.plugins:
+        out.print(line, markup=False)
     out.print(f"数据库 / database: {settings.database_url}", markup=False)
     base = f"http://{host}:{port}"
     out.print(

@@ -18,12 +18,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.archives.crypto import ArchiveCipher, archive_secret
+from core.demo.accounts import DemoAccount
 from core.demo.archive import ArchiveReport, load_archive
 from core.demo.tickets import TicketsReport, load_tickets
-from core.identity.access import AccessCatalog
+from core.identity.access import AccessCatalog, build_catalog
 from core.identity.models import Account
 from core.identity.service import create_account, grant_role
 from core.kernel import Kernel
+from core.plugins.calling import call_impl
+from core.plugins.declarations import collect
 from core.plugins.registry import PluginRegistry
 from core.plugins.service import bump_config_version, set_plugin_setting
 from core.settings import Settings
@@ -44,16 +47,6 @@ DEMO_ACTOR = "demo"
 # Demo only: shown on screen and in the README. At least 10 characters and containing no
 # demo username, as core.identity.secrets.check_password_policy requires.
 DEMO_PASSWORD = "sanmin-demo-2026"
-
-
-@dataclass(frozen=True)
-class DemoAccount:
-    """One demo account: its username is its role's name, held at one unit."""
-
-    username: str
-    role: str
-    unit_code: str
-    display_name: str
 
 
 # One account per core role, around 府山街道 in 柯城区: the grid worker and the resident in
@@ -93,6 +86,7 @@ class DemoReport:
     archive: ArchiveReport
     tickets: TicketsReport
     logins: list[DemoLogin] = field(default_factory=list)
+    plugins: list[str] = field(default_factory=list)  # each plugin's one-line summary
 
     @property
     def accounts_created(self) -> list[str]:
@@ -116,7 +110,10 @@ def load_demo(
     ``Settings()`` from the environment), else the key kept in the database, as the
     application does.
     """
-    catalog = AccessCatalog.core()  # the demo accounts hold core roles only
+    catalog = build_catalog(registry)  # plugins' demo accounts may hold their own roles
+    accounts = list(DEMO_ACCOUNTS)
+    for plugin_accounts in collect(registry, "demo_accounts", DemoAccount).values():
+        accounts.extend(plugin_accounts)
     with Session(engine) as session:
         units = load_units(session, demo_unit_rows())
         if units.created or units.updated:
@@ -131,7 +128,7 @@ def load_demo(
                     enabled=enabled,
                     actor=DEMO_ACTOR,
                 )
-        logins = [_ensure_account(session, catalog, demo) for demo in DEMO_ACCOUNTS]
+        logins = [_ensure_account(session, catalog, demo) for demo in accounts]
         session.commit()
     settings = settings or Settings()
     cipher = ArchiveCipher(archive_secret(engine, settings.archive_key))
@@ -139,9 +136,26 @@ def load_demo(
     kernel = Kernel(settings, registry, engine)  # the ticket service needs types and scopes
     try:
         tickets = load_tickets(kernel)
+        plugins = _load_plugin_demos(registry, kernel)
     finally:
         kernel.dispose()
-    return DemoReport(units, archive, tickets, logins)
+    return DemoReport(units, archive, tickets, logins, plugins)
+
+
+def _load_plugin_demos(registry: PluginRegistry, kernel: Kernel) -> list[str]:
+    """Each plugin's ``load_demo``, in dependency order; a failure names its plugin."""
+    impls = {impl.plugin_name: impl for impl in registry.pm.hook.load_demo.get_hookimpls()}
+    summaries = []
+    for name in registry.dependency_order():
+        if name not in impls:
+            continue
+        try:
+            summary = call_impl(impls[name], {"kernel": kernel})
+        except Exception as exc:
+            raise RuntimeError(f"plugin {name}: demo data failed: {exc}") from exc
+        if summary:
+            summaries.append(str(summary))
+    return summaries
 
 
 def _ensure_account(session: Session, catalog: AccessCatalog, demo: DemoAccount) -> DemoLogin:
