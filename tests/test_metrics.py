@@ -222,6 +222,15 @@ BAD_DECLARATIONS = [
         ],
         "metric 'r2': numerator 'r1' is not an additive metric",
     ),
+    ([good(dimension="unit_code")], "metric 'visits': a dimension needs dimension_title"),
+    (
+        [good(dimension="hours", dimension_title="时长")],
+        "metric 'visits': dimension must be a text column",
+    ),
+    (
+        [good(), good(name="r", kind="ratio", table=None, dimension="unit_code")],
+        "metric 'r': a ratio takes numerator and denominator, not table, value, where or dim",
+    ),
     ([{"name": "visits"}], "returned a dict, not a Metric"),
 ]
 
@@ -556,3 +565,13 @@ def test_operators_scrape_with_an_api_key(probe) -> None:  # type: ignore[no-unt
         )
     client = TestClient(probe.app, headers={"X-API-Key": key})
     assert by_unit(scrape(client)["sanmin_probe_visits"])[(COUNTY, "county")] == 6
+
+
+def test_a_metric_without_a_dimension_refuses_a_split(probe) -> None:  # type: ignore[no-untyped-def]
+    client = probe.client_as("county_admin", COUNTY)
+    for params in ({"by": "dimension"}, {"dimension": "x"}):
+        answer = client.get("/api/v1/metrics/probe/visits", params={"unit": COUNTY, **params})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"].startswith(f"{next(iter(params))}：")
+    plain = client.get("/api/v1/metrics/probe/visits", params={"unit": COUNTY}).json()
+    assert plain["dimension_title"] is None

@@ -17,7 +17,7 @@ from core.identity.access import AccessCatalog, Actor, scope_clause
 from core.identity.web import access_catalog, require_permission
 from core.kernel import Kernel
 from core.metrics.catalog import Declared, UnknownMetric
-from core.metrics.compute import MetricReader, Number, figure
+from core.metrics.compute import MetricReader, Number, Split, figure
 from core.metrics.periods import Period, PeriodError, check_day, local_day
 from core.units.api import COLUMNS, rows, visible_unit
 from core.units.codes import LEVEL_ORDER, PATH_LENGTH, Level, parse_code
@@ -48,6 +48,7 @@ class MetricOut(BaseModel):
     help: str
     unit_label: str
     kind: str
+    dimension_title: str | None = None  # what the figure can be split by (诉求类型)
     value: int | float | None
 
 
@@ -62,12 +63,19 @@ class ChildValue(UnitRef):
     value: int | float | None
 
 
+class GroupValue(BaseModel):
+    key: str  # a value of the metric's dimension (a ticket type's code)
+    value: int | float | None
+
+
 class MetricDetail(MetricOut):
     unit: UnitRef
     start: date
     end: date
+    dimension: str | None = None  # the one dimension value counted, when asked for
     own: int | float | None = None  # by=child: records attached to the unit itself
     children: list[ChildValue] | None = None  # by=child: one level down
+    groups: list[GroupValue] | None = None  # by=dimension: one per value, largest first
 
 
 def request_period(kernel: Kernel, start: date | None, end: date | None) -> Period:
@@ -102,6 +110,7 @@ def describe(kernel: Kernel, item: Declared, value: Number | None) -> dict[str, 
         "help": metric.help,
         "unit_label": metric.unit_label,
         "kind": metric.kind,
+        "dimension_title": kernel.metrics.dimension_title(item),
         "value": value,
     }
 
@@ -138,7 +147,7 @@ def metrics_at_unit(
 
 @router.get(
     "/{plugin}/{metric}",
-    summary="一项指标及其下级分解 / one metric, optionally by child unit",
+    summary="一项指标，可按下级单位或维度分解 / one metric, optionally split",
     response_model=MetricDetail,
 )
 def metric_detail(
@@ -148,31 +157,62 @@ def metric_detail(
     unit: str | None = UnitParam,
     start: date | None = StartParam,
     end: date | None = EndParam,
-    by: Literal["child"] | None = Query(None, description="child：按下一级单位分解 / by child"),
+    by: Literal["child", "dimension"] | None = Query(
+        None,
+        description="child：按下一级单位分解；dimension：按指标的维度（如诉求类型）分解 / "
+        "split by child unit or by the metric's dimension (a ticket's type)",
+    ),
+    dimension: str | None = Query(
+        None,
+        max_length=64,
+        description="只计这一维度值（如诉求类型代码 repair） / count one dimension value only",
+    ),
     actor: Actor = Depends(require_permission(PERMISSION)),
     access: AccessCatalog = Depends(access_catalog),
 ) -> dict[str, Any]:
     """One metric at the unit; with ``by=child`` also for each unit one level down where it
-    counts, and for the records attached to the unit itself (``own``). 404 when the plugin
-    is on nowhere under the unit."""
+    counts, and for the records attached to the unit itself (``own``); with
+    ``by=dimension`` for each value of the metric's dimension (``groups``). ``dimension``
+    counts one value only (with ``by=child`` too). 404 when the plugin is on nowhere under
+    the unit; 422 when the metric has no dimension and one is asked for."""
     kernel: Kernel = request.app.state.kernel
     try:
         item = kernel.metrics.get(plugin, metric)
     except UnknownMetric as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
+    if (by == "dimension" or dimension is not None) and not kernel.metrics.dimension_title(item):
+        field = "by" if by == "dimension" else "dimension"
+        raise HTTPException(
+            status_code=422,
+            detail=f"{field}：指标 {item.key} 不按维度分解 / metric {item.key} has no dimension",
+        )
     period = request_period(kernel, start, end)
     visible = scope_clause(actor, access, PERMISSION, col(Unit.code))
     with kernel.engine.connect() as conn:
         found = visible_unit(conn, unit or actor.home_unit or "", visible)
         reader = MetricReader(conn, kernel)
         code, ranges = reader.require(plugin, found["code"])
-        answer = {"unit": unit_ref(found), "start": period.start, "end": period.end}
+        answer = {
+            "unit": unit_ref(found),
+            "start": period.start,
+            "end": period.end,
+            "dimension": dimension,
+        }
+        if by == "dimension":
+            parts = reader.part_sums(item, ranges, period, Split(by_dimension=True))
+            value = figure(item.metric, *(sum(part.values()) for part in parts))
+            keys = sorted({key for part in parts for key in part}, key=lambda k: (-parts[-1][k], k))
+            groups = [
+                {"key": key, "value": figure(item.metric, *(p.get(key, 0.0) for p in parts))}
+                for key in keys
+            ]
+            return {**describe(kernel, item, value), **answer, "groups": groups}
         if by is None or code.level is Level.grid:
-            value = reader.value(item, ranges, period)
+            value = reader.value(item, ranges, period, dimension)
             extra = {"own": value, "children": []} if by else {}
             return {**describe(kernel, item, value), **answer, **extra}
         length = PATH_LENGTH[LEVEL_ORDER[code.level.depth + 1]]
-        parts = reader.part_sums(item, ranges, period, length)
+        parts = reader.part_sums(item, ranges, period, Split(length=length, only=dimension))
         value = figure(item.metric, *(sum(part.values()) for part in parts))
         own = figure(item.metric, *(part.get(code.code[:length], 0.0) for part in parts))
         children = [

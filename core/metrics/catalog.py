@@ -98,6 +98,14 @@ class MetricCatalog:
             raise UnknownMetric(f"{plugin}.{name}")
         return found
 
+    def dimension_title(self, item: Declared) -> str | None:
+        """What splits the metric's figure (诉求类型), or ``None``: a ratio splits when both
+        its terms declare a dimension."""
+        parts = self.parts(item)
+        if all(part.source is not None and part.source.dimension is not None for part in parts):
+            return parts[0].metric.dimension_title
+        return None
+
     def parts(self, item: Declared) -> tuple[Declared, ...]:
         """The additive metrics a value is made of: itself, or a ratio's two terms."""
         if item.metric.additive:

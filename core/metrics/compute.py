@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -62,12 +63,37 @@ def time_bounds(source: Source, period: Period, zone: ZoneInfo) -> tuple[Any, An
     return lo, hi
 
 
-def _keyed(total: ColumnElement[Any], unit: ColumnElement[str], length: int | None) -> Select:  # type: ignore[type-arg]
-    if length is None:
-        return select(total)
-    # The length is inlined: GROUP BY must repeat the SELECT expression exactly.
-    key = func.substr(unit, literal_column("1"), literal_column(str(int(length)))).label("key")
-    return select(key, total).group_by(key)
+@dataclass(frozen=True)
+class Split:
+    """How sums are taken: all together, or grouped by the first ``length`` digits of the
+    unit code, or by the metric's dimension; and whether only one dimension value counts."""
+
+    length: int | None = None  # group by unit-code prefix
+    by_dimension: bool = False  # group by the dimension's values
+    only: str | None = None  # count the rows of this dimension value only
+
+    def key(self, unit: ColumnElement[str], dimension: ColumnElement[Any] | None) -> Any:
+        """The grouping expression, or ``None`` for one total."""
+        if self.by_dimension:
+            return dimension
+        if self.length is None:
+            return None
+        # The length is inlined: GROUP BY must repeat the SELECT expression exactly.
+        prefix = func.substr(unit, literal_column("1"), literal_column(str(int(self.length))))
+        return prefix
+
+    def select(self, total: ColumnElement[Any], unit: ColumnElement[str], dimension: Any) -> Select:  # type: ignore[type-arg]
+        """``SELECT [key,] total``, grouped by the key, filtered to ``only``."""
+        key = self.key(unit, dimension)
+        query = select(total) if key is None else select(key.label("key"), total).group_by(key)
+        if self.only is not None:
+            if dimension is None:
+                raise ValueError("this metric has no dimension to filter on")
+            query = query.where(dimension == self.only)
+        return query
+
+
+WHOLE = Split()
 
 
 def live_query(
@@ -75,7 +101,7 @@ def live_query(
     ranges: tuple[Range, ...],
     period: Period,
     zone: ZoneInfo,
-    length: int | None = None,
+    split: Split = WHOLE,
 ) -> Select:  # type: ignore[type-arg]
     """The hand-written aggregate: the source's rows in ``ranges`` during ``period``."""
     lo, hi = time_bounds(source, period, zone)
@@ -83,14 +109,15 @@ def live_query(
     conditions = [in_ranges(source.unit, ranges), source.time >= lo, source.time < hi]
     if source.where is not None:
         conditions.append(source.where)
-    return _keyed(total, source.unit, length).select_from(source.from_).where(*conditions)
+    query = split.select(total, source.unit, source.dimension)
+    return query.select_from(source.from_).where(*conditions)
 
 
 def daily_query(
-    key: str, ranges: tuple[Range, ...], period: Period, length: int | None = None
+    key: str, ranges: tuple[Range, ...], period: Period, split: Split = WHOLE
 ) -> Select:  # type: ignore[type-arg]
     """The same sum read from ``metric_daily`` (days of ``period`` must all be fresh)."""
-    return _keyed(func.sum(DAILY.value), DAILY.unit_code, length).where(
+    return split.select(func.sum(DAILY.value), DAILY.unit_code, DAILY.dimension).where(
         DAILY.metric == key,
         in_ranges(DAILY.unit_code, ranges),
         DAILY.day >= period.start,
@@ -113,7 +140,7 @@ class MetricReader:
         self.zone = ZoneInfo(kernel.settings.timezone)
         self.aggregates = aggregates
         self._fresh: dict[str, date | None] = {}
-        self._sums: dict[tuple[str, tuple[Range, ...], Period, int | None], Sums] = {}
+        self._sums: dict[tuple[str, tuple[Range, ...], Period, Split], Sums] = {}
 
     def ranges(self, plugin: str, unit: UnitCode) -> tuple[Range, ...]:
         """Where ``plugin``'s records count below ``unit`` (empty: its metrics are absent)."""
@@ -145,13 +172,13 @@ class MetricReader:
         return self._fresh.get(key)
 
     def sums(
-        self, item: Declared, ranges: tuple[Range, ...], period: Period, length: int | None = None
+        self, item: Declared, ranges: tuple[Range, ...], period: Period, split: Split = WHOLE
     ) -> Sums:
         """An additive metric's sums over ``ranges`` and ``period``: one total (key
-        ``None``), or grouped by the first ``length`` digits of the unit code. Remembered,
-        so that a ratio and its terms shown together query once."""
+        ``None``), or grouped as ``split`` says. Remembered, so that a ratio and its terms
+        shown together query once."""
         assert item.source is not None, "sums are for additive metrics"
-        memo = (item.key, ranges, period, length)
+        memo = (item.key, ranges, period, split)
         if memo in self._sums:
             return self._sums[memo]
         self.prefetch([item])
@@ -159,28 +186,31 @@ class MetricReader:
         daily, live = period.split(fresh)
         queries = []
         if daily is not None:
-            queries.append(daily_query(item.key, ranges, daily, length))
+            queries.append(daily_query(item.key, ranges, daily, split))
         if live is not None:
-            queries.append(live_query(item.source, ranges, live, self.zone, length))
+            queries.append(live_query(item.source, ranges, live, self.zone, split))
         totals: Sums = defaultdict(float)
+        grouped = split.by_dimension or split.length is not None
         for query in queries:
-            if length is None:
+            if not grouped:
                 totals[None] += float(self.conn.execute(query).scalar() or 0)
             else:
                 for key, value in self.conn.execute(query):
-                    totals[key] += float(value or 0)  # a Numeric column's sum is a Decimal
+                    totals[key or ""] += float(value or 0)  # a Numeric sum is a Decimal
         self._sums[memo] = totals
         return totals
 
     def part_sums(
-        self, item: Declared, ranges: tuple[Range, ...], period: Period, length: int | None = None
+        self, item: Declared, ranges: tuple[Range, ...], period: Period, split: Split = WHOLE
     ) -> list[Sums]:
         """The sums of each additive part of a metric (one, or a ratio's two)."""
-        return [self.sums(part, ranges, period, length) for part in self.catalog.parts(item)]
+        return [self.sums(part, ranges, period, split) for part in self.catalog.parts(item)]
 
-    def value(self, item: Declared, ranges: tuple[Range, ...], period: Period) -> Number | None:
-        """The metric's value over ``ranges`` and ``period``."""
-        parts = self.part_sums(item, ranges, period)
+    def value(
+        self, item: Declared, ranges: tuple[Range, ...], period: Period, only: str | None = None
+    ) -> Number | None:
+        """The metric's value over ``ranges`` and ``period`` (for one dimension value)."""
+        parts = self.part_sums(item, ranges, period, Split(only=only))
         return figure(item.metric, *(part.get(None, 0.0) for part in parts))
 
 

@@ -13,7 +13,8 @@ from core.db.types import UTCDateTime
 
 class MetricDaily(SQLModel, table=True):
     """One additive metric's value for the records of one unit (the unit a record is
-    attached to, any level) on one local day. Roll-ups sum these over a code range."""
+    attached to, any level) on one local day, per value of the metric's dimension (``""``
+    when it has none). Roll-ups sum these over a code range."""
 
     __tablename__ = "metric_daily"
     __table_args__ = (Index("ix_metric_daily_metric_day", "metric", "day"),)
@@ -21,6 +22,7 @@ class MetricDaily(SQLModel, table=True):
     metric: str = Field(sa_column=Column(String(120), primary_key=True))
     unit_code: str = Field(sa_column=Column(String(15), primary_key=True))
     day: date = Field(sa_column=Column(Date, primary_key=True))
+    dimension: str = Field(default="", sa_column=Column(String(64), primary_key=True))
     value: float = Field(sa_column=Column(Double, nullable=False))
 
 

@@ -29,7 +29,7 @@ from core.identity.web import access_catalog, require_permission
 from core.kernel import Kernel
 from core.metrics.api import PERMISSION, EndParam, StartParam, request_period
 from core.metrics.catalog import Declared
-from core.metrics.compute import MetricReader, figure
+from core.metrics.compute import MetricReader, Split, figure
 from core.metrics.periods import ONE_DAY, Period, midnight
 from core.units.api import visible_unit
 from core.units.codes import PATH_LENGTH, Level, UnitCode, parse_code
@@ -125,7 +125,7 @@ def samples(
     ranges = reader.ranges(item.plugin, root)
     if not ranges:
         return
-    parts = reader.part_sums(item, ranges, period, TOWNSHIP)
+    parts = reader.part_sums(item, ranges, period, Split(length=TOWNSHIP))
     counties = []
     for part in parts:
         by_county: dict[str, float] = defaultdict(float)

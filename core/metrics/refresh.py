@@ -155,7 +155,8 @@ def _first_day(conn: Connection, item: Declared, zone: ZoneInfo) -> date | None:
 
 
 def _replace(conn: Connection, item: Declared, period: Period, zone: ZoneInfo) -> None:
-    """Replace the metric's rows for the days of ``period`` by the per-unit, per-day sums:
+    """Replace the metric's rows for the days of ``period`` by the per-unit, per-day (and
+    per-dimension-value) sums:
     one grouped statement per run of days with the same UTC offset (a single scan of the
     period's records), and one per day on which the offset changes."""
     source = item.source
@@ -166,7 +167,11 @@ def _replace(conn: Connection, item: Declared, period: Period, zone: ZoneInfo) -
         )
     )
     total = func.count() if source.value is None else func.coalesce(func.sum(source.value), 0)
-    columns = ["metric", "unit_code", "day", "value"]
+    columns = ["metric", "unit_code", "day", "dimension", "value"]
+    # A row without a dimension value is kept under "" (live reads group it there too).
+    dimension = literal("", String)
+    if source.dimension is not None:
+        dimension = func.coalesce(source.dimension, literal_column("''"))
     runs = [(period, 0)] if source.dated else offset_runs(period, zone)
     for run, offset in runs:
         lo, hi = time_bounds(source, run, zone)
@@ -175,10 +180,10 @@ def _replace(conn: Connection, item: Declared, period: Period, zone: ZoneInfo) -
         else:
             day = day_of(source, conn.dialect.name, zone, offset)
         rows = (
-            select(literal(item.key, String), source.unit, day, total)
+            select(literal(item.key, String), source.unit, day, dimension, total)
             .select_from(source.from_)
             .where(source.unit.is_not(None), source.time >= lo, source.time < hi)
-            .group_by(source.unit, day)
+            .group_by(source.unit, day, dimension)
         )
         if source.where is not None:
             rows = rows.where(source.where)

@@ -53,6 +53,11 @@ class Metric:
         Metric(name="done_rate", title="办结率", unit_label="%", kind="ratio",
                numerator="done", denominator="accepted", scale=100)
 
+    ``dimension``: a column (name or SQL expression) that splits the figure, such as a
+    ticket's type; ``dimension_title`` names it for users (诉求类型). The daily aggregates
+    keep one row per value, and readers may ask for one value or for every value's figure.
+    A ratio splits when both its terms declare a dimension.
+
     ``settle_days``: records may be written up to this many days after their time (a visit
     entered a week late); the daily aggregates of that many past days are recomputed on
     every refresh. A record dated earlier than that is only counted in the aggregates after
@@ -75,6 +80,8 @@ class Metric:
     denominator: str | None = None
     scale: float = 1.0
     settle_days: int = 7
+    dimension: str | Any | None = None
+    dimension_title: str = ""
 
     @property
     def additive(self) -> bool:
@@ -93,6 +100,7 @@ class Source:
     aware: bool  # the timestamps are timezone-aware (UTCDateTime)
     value: ColumnElement[Any] | None  # ``None``: count rows
     where: ColumnElement[bool] | None
+    dimension: ColumnElement[Any] | None = None  # what splits the figure, if anything
 
 
 def check(metric: Metric) -> Source | None:
@@ -128,8 +136,8 @@ def _fields_problem(metric: Metric) -> str | None:
     if not whole or not 0 <= settle <= MAX_SETTLE_DAYS:
         return f"settle_days must be a whole number of days from 0 to {MAX_SETTLE_DAYS}"
     if metric.kind == "ratio":
-        if metric.table is not None or metric.value is not None or metric.where is not None:
-            return "a ratio takes numerator and denominator, not table, value or where"
+        if any(x is not None for x in (metric.table, metric.value, metric.where, metric.dimension)):
+            return "a ratio takes numerator and denominator, not table, value, where or dimension"
         if not metric.numerator or not metric.denominator:
             return "a ratio needs numerator and denominator (names of additive metrics)"
         if not isinstance(metric.scale, int | float) or not metric.scale > 0:
@@ -137,6 +145,10 @@ def _fields_problem(metric: Metric) -> str | None:
         return None
     if metric.numerator is not None or metric.denominator is not None:
         return "numerator and denominator belong to kind='ratio'"
+    if not isinstance(metric.dimension_title, str):
+        return "dimension_title must be text"
+    if metric.dimension is not None and not metric.dimension_title.strip():
+        return "a dimension needs dimension_title (Chinese, shown to users: 诉求类型)"
     if metric.kind == "count" and metric.value is not None:
         return "a count takes no value (use kind='sum' to add a column)"
     if metric.kind == "sum" and metric.value is None:
@@ -161,6 +173,12 @@ def _source(metric: Metric) -> Source:
         where = _clause(where)
         if not isinstance(where, ColumnElement):
             raise MetricError("where must be an SQL condition on the table's columns")
+    dimension = None
+    if metric.dimension is not None:
+        dimension = _column(from_, metric.dimension, "dimension")
+        dimension_type = _python_type(dimension)
+        if dimension_type is not None and not issubclass(dimension_type, str):
+            raise MetricError("dimension must be a text column (its values are the keys)")
     return Source(
         from_=from_,
         unit=unit,
@@ -169,6 +187,7 @@ def _source(metric: Metric) -> Source:
         aware=bool(getattr(time.type, "timezone", False)),
         value=value,
         where=where,
+        dimension=dimension,
     )
 
 

@@ -14,6 +14,10 @@ village), a county's figure is the sum of its townships' even when a ticket went
 city, and the per-unit daily aggregates do not go stale when a ticket moves (``unit_code``,
 the unit handling it now, does).
 
+**Type.** Every count and sum declares the ticket's ``type`` as its dimension, so each KPI
+is also given by type (``/api/v1/metrics/tickets/{kpi}?by=dimension``, or
+``&dimension=repair`` for one type), from the same daily aggregates.
+
 **Time.** Each count is dated by the milestone it counts (submitted, signed, resolved,
 rated). ``signed_at`` is the first signing (the response milestone); a reopen (重办) clears
 ``resolved_at`` and a new rating replaces ``rated_at``, so those counts keep being
@@ -38,6 +42,7 @@ UNIT = "origin_code"
 SETTLE_DAYS = 31  # a reopen or a new rating within a month still reaches the aggregates
 LOCAL_LEVELS = (0, 1)  # grid and village: 小事不出格，大事不出社
 SATISFIED = ("satisfied", "basic")  # 满意 + 基本满意 (domain.md §6.7)
+DIMENSION_TITLE = "诉求类型"  # every KPI splits by the ticket's type (``?by=dimension``)
 
 
 class HoursBetween(FunctionElement[float]):
@@ -74,6 +79,8 @@ def _count(name: str, title: str, time_column: str, help: str, where: Any = None
         time_column=time_column,
         where=where,
         settle_days=settle,
+        dimension="type",
+        dimension_title=DIMENSION_TITLE,
     )
 
 
@@ -151,6 +158,8 @@ def ticket_metrics() -> list[Metric]:
             value=HoursBetween(col(Ticket.signed_at), col(Ticket.resolved_at)),
             where=col(Ticket.signed_at).is_not(None),
             settle_days=SETTLE_DAYS,
+            dimension="type",
+            dimension_title=DIMENSION_TITLE,
         ),
         Metric(
             name="mean_handling_hours",
