@@ -35,11 +35,18 @@ from core.events.outbox import emit
 from core.identity.access import Actor, scope_clause, scope_parameters, scope_ranges
 from core.kernel import Kernel
 from core.units.codes import Level, UnitCode, UnitCodeError, parse_code, path_upper_bound
-from core.units.models import Unit
 from core.units.service import chunks
 from core.workflows.models import WorkflowHistoryRow, WorkflowInstanceRow
 from core.workflows.spec import InputError, Transition, Workflow, WorkflowInstance, WorkflowStep
-from core.workflows.statements import APPEND, STEP, UNIT, WHICH, move_statement, scoped_read
+from core.workflows.statements import (
+    APPEND,
+    START,
+    STEP,
+    UNIT,
+    WHICH,
+    move_statement,
+    scoped_read,
+)
 
 Row = WorkflowInstanceRow
 NOT_FOUND = "流程实例不存在或不在您的范围内 / no such workflow instance in your scope"
@@ -313,7 +320,8 @@ def start_workflow(
         code = parse_code(unit_code).code
     except UnitCodeError as exc:
         raise WorkflowError(422, f"unit_code: {exc}") from None
-    if not actor.covers(code) or session.get(Unit, code) is None:
+    conn = session.connection()
+    if not actor.covers(code) or conn.execute(UNIT, {"code": code}).first() is None:
         raise WorkflowError(
             404, f"unit_code: 单位 {code} 不存在或不在您的范围内 / no such unit in your scope"
         )
@@ -330,37 +338,28 @@ def start_workflow(
     now = now or kernel.workflows.clock()
     initial = definition.state(definition.initial)
     assert initial is not None  # checked at start-up
-    row = Row(
-        plugin=plugin,
-        workflow=definition.name,
-        unit_code=code,
-        township_code=scope.township.code,
-        subject=subject,
-        state=initial.name,
-        closed=False,
-        version=1,
-        due_at=due_at or (initial.deadline.due(now) if initial.deadline else None),
-        created_at=now,
-        created_by=actor.label,
-        updated_at=now,
-    )
-    session.add(row)
+    values = {
+        "plugin": plugin,
+        "workflow": definition.name,
+        "unit_code": code,
+        "township_code": scope.township.code,
+        "subject": subject,
+        "state": initial.name,
+        "closed": False,
+        "version": 1,
+        "due_at": due_at or (initial.deadline.due(now) if initial.deadline else None),
+        "created_at": now,
+        "created_by": actor.label,
+        "updated_at": now,
+    }
+    # Prebuilt Core statements, not ORM objects: a start is on every ticket's creation path.
     try:
-        session.flush()
+        new_id = conn.execute(START, values).inserted_primary_key[0]
     except IntegrityError:  # the same subject started concurrently
         raise WorkflowError(409, _subject_taken(definition, subject)) from None
-    started = instance_view(row)
-    session.add(
-        WorkflowHistoryRow(
-            instance_id=started.id,
-            version=1,
-            to_state=initial.name,
-            unit_code=code,
-            actor=actor.label,
-            inputs={},
-            at=now,
-        )
-    )
+    started = WorkflowInstance(id=new_id, **values)
+    first = WorkflowStep(new_id, 1, None, None, initial.name, code, actor.label, {}, now)
+    conn.execute(APPEND, {**vars(first)})
     emit(
         session,
         "workflow.started",

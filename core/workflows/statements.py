@@ -32,6 +32,9 @@ read permission to check; never shown."""
 APPEND = insert(HISTORY)
 """A history row, values named as :class:`WorkflowStep`'s fields."""
 
+START = insert(INSTANCES)
+"""A new instance, values named as :class:`WorkflowInstance`'s fields but ``id``."""
+
 UNIT = select(col(Unit.code)).where(col(Unit.code) == bindparam("code"))
 """Whether a unit (``:code``) exists."""
 
