@@ -151,6 +151,16 @@ def test_a_ticket_is_seen_within_scope_only(town) -> None:  # type: ignore[no-un
     assert all(t["id"] != ticket["id"] for t in outside.get(API).json())
 
 
+def test_the_answer_to_a_creation_is_the_ticket_as_read_back(town) -> None:  # type: ignore[no-untyped-def]
+    # the creation answers from what it wrote, without reading it back: prove they agree
+    for role, unit in (("resident", GRID), ("grid_worker", GRID)):
+        client = town.client_as(role, unit)
+        for changes in ({}, {"kind": "complaint"}, {"on_behalf": role == "grid_worker"}):
+            created = submit(client, **changes)
+            assert created == client.get(f"{API}/{created['id']}").json(), (role, changes)
+            assert [e["label"] for e in created["timeline"]] == ["提交"]
+
+
 def test_a_confidential_reporter_is_hidden_from_a_grid_worker(town) -> None:  # type: ignore[no-untyped-def]
     resident = town.client_as("resident", GRID)
     ticket = submit(resident, kind="complaint", title="餐馆油烟扰民")
@@ -187,6 +197,29 @@ def test_phones_are_masked_for_readers_who_do_not_handle_and_anonymous_names_nev
     cadre_view = town.client_as("village_cadre", VILLAGE).get(f"{API}/{anonymous['id']}").json()
     assert cadre_view["reporter_name"] is None
     assert cadre_view["reporter_phone"] == "13812345678"
+
+
+def test_every_read_of_a_reporter_in_full_is_audited_except_the_reporters_own(town) -> None:  # type: ignore[no-untyped-def]
+    resident = town.client_as("resident", GRID)
+    ordinary, anonymous = submit(resident), submit(resident, kind="complaint", anonymous=True)
+    worker = town.client_as("grid_worker", GRID)
+    worker.get(f"{API}/{ordinary['id']}")  # the phone in full: audited
+    worker.get(f"{API}/{anonymous['id']}")  # the reporter hidden: nothing to audit
+    town.client_as("integrator", VILLAGE).get(f"{API}/{ordinary['id']}")  # masked: nothing
+    resident.get(f"{API}/{ordinary['id']}")  # the reporter's own: nothing
+    town.client_as("village_cadre", VILLAGE).get(f"{API}/{anonymous['id']}")  # who reported
+    with town.session() as session:
+        reads = session.exec(
+            select(AuditEntry)
+            .where(AuditEntry.action == "read.ticket.read_reporter")
+            .order_by(AuditEntry.id)
+        ).all()
+    assert [(e.target_id, e.after["fields"]) for e in reads] == [
+        (str(ordinary["id"]), ["reporter_phone"]),
+        (str(anonymous["id"]), ["reporter_identity", "reporter_phone"]),
+    ]
+    assert reads[0].actor != reads[1].actor  # the worker's, then the cadre's
+    assert all(e.unit_code == GRID for e in reads)
 
 
 def test_comments_internal_ones_for_staff_only(town) -> None:  # type: ignore[no-untyped-def]

@@ -60,10 +60,19 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     Permission("ticket.read", "查看工单"),
     Permission("ticket.handle", "办理工单"),
     Permission("ticket.dispatch", "派单与督办"),
+    Permission("ticket.read_reporter", "查看诉求人联系方式（回访）", sensitive=True),
 )
 
 _STAFF = frozenset(
-    {"units.read", "archive.read", "archive.write", "ticket.create", "ticket.read", "ticket.handle"}
+    {
+        "units.read",
+        "archive.read",
+        "archive.write",
+        "ticket.create",
+        "ticket.read",
+        "ticket.handle",
+        "ticket.read_reporter",  # handlers call the reporter back (回访)
+    }
 )
 _CADRE = _STAFF | {"archive.read_sensitive", "ticket.dispatch", "accounts.read", "plugins.read"}
 _ADMIN = _CADRE | {"accounts.manage", "plugins.toggle", "audit.read"}

@@ -161,7 +161,7 @@ def create_ticket_api(
         if not created:
             response.status_code = 200
             response.headers["Idempotent-Replayed"] = "true"
-        return views.ticket_detail(session, kernel, actor, ticket)
+        return views.ticket_detail(session, kernel, actor, ticket, new=created)
 
 
 # -- reading -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ WORKFLOW = "ticket"
 READ = "ticket.read"
 HANDLE = "ticket.handle"
 DISPATCH = "ticket.dispatch"
+READ_REPORTER = "ticket.read_reporter"  # sensitive: every read of it is audited
 CREATE = "ticket.create"
 
 # states whose clock is the response clock (until signed for) and the handling clock

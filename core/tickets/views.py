@@ -11,12 +11,14 @@ names the reporter's own steps and comments 提交人 instead of the account.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from core.archives.idnumbers import mask_phone
+from core.audit.reads import record_read
 from core.identity.access import Actor
 from core.kernel import Kernel
 from core.tickets import lifecycle
@@ -31,6 +33,7 @@ from core.tickets.service import catalog_of, is_reporter
 from core.tickets.types import NATURES, PRIORITIES
 from core.workflows.models import WorkflowHistoryRow, WorkflowInstanceRow
 from core.workflows.service import available_transitions, instance_view
+from core.workflows.spec import WorkflowInstance
 
 REPORTER = "提交人"
 WORKFLOW = lifecycle.TICKET_WORKFLOW
@@ -95,7 +98,8 @@ def reporter_fields(kernel: Kernel, actor: Actor, ticket: Ticket) -> dict[str, A
     """``reporter_name``, ``reporter_phone``, ``reporter_account_id`` as ``actor`` may see
     them, and ``reporter_hidden`` when they are withheld: an anonymous or confidential
     reporter only to the reporter and dispatchers there; an ordinary reporter's phone in
-    full to them and to the handlers there, masked to other readers."""
+    full to them and to holders of ``ticket.read_reporter`` there (handlers call back),
+    masked to other readers."""
     full = sees_reporter(kernel, actor, ticket)
     if (ticket.anonymous or ticket.confidential) and not full:
         return {
@@ -105,14 +109,26 @@ def reporter_fields(kernel: Kernel, actor: Actor, ticket: Ticket) -> dict[str, A
             "reporter_hidden": True,
         }
     phone = ticket.reporter_phone
-    # handlers call the reporter back (回访): they see the phone of an ordinary ticket
-    calls = full or kernel.allowed(actor, lifecycle.HANDLE, ticket.unit_code)
+    calls = full or kernel.allowed(actor, lifecycle.READ_REPORTER, ticket.unit_code)
     return {
         "reporter_name": None if ticket.anonymous else ticket.reporter_name,
         "reporter_phone": phone if calls or not phone else mask_phone(phone),
         "reporter_account_id": ticket.reporter_account_id,
         "reporter_hidden": False,
     }
+
+
+def revealed(actor: Actor, ticket: Ticket, shown: dict[str, Any]) -> list[str]:
+    """What of the reporter ``shown`` gives someone other than the reporter in full: the
+    phone, and who reported an anonymous or confidential request. Such reads are audited."""
+    if is_reporter(actor, ticket):
+        return []
+    fields = []
+    if ticket.reporter_phone and shown["reporter_phone"] == ticket.reporter_phone:
+        fields.append("reporter_phone")
+    if (ticket.anonymous or ticket.confidential) and not shown["reporter_hidden"]:
+        fields.append("reporter_identity")
+    return fields
 
 
 def reporter_label(ticket: Ticket) -> str | None:
@@ -122,20 +138,29 @@ def reporter_label(ticket: Ticket) -> str | None:
 
 
 def timeline(
-    session: Session, kernel: Kernel, actor: Actor, ticket: Ticket, hide_reporter: bool
+    session: Session,
+    kernel: Kernel,
+    actor: Actor,
+    ticket: Ticket,
+    hide_reporter: bool,
+    new: bool = False,
 ) -> list[dict[str, Any]]:
     """The instance's history and the comments, in time order; internal comments only for
-    staff holding ``ticket.read`` at the ticket's unit."""
+    staff holding ``ticket.read`` at the ticket's unit. ``new``: the ticket was created in
+    this transaction, so its history is its submission and it has no comments yet."""
     reporter = reporter_label(ticket) if hide_reporter else None
 
     def who(label: str) -> str:
         return REPORTER if reporter is not None and label == reporter else label
 
-    history = session.exec(
-        select(WorkflowHistoryRow)
-        .where(col(WorkflowHistoryRow.instance_id) == ticket.instance_id)
-        .order_by(col(WorkflowHistoryRow.version))
-    ).all()
+    if new:
+        history: Sequence[WorkflowHistoryRow] = [_submission(ticket)]
+    else:
+        history = session.exec(
+            select(WorkflowHistoryRow)
+            .where(col(WorkflowHistoryRow.instance_id) == ticket.instance_id)
+            .order_by(col(WorkflowHistoryRow.version))
+        ).all()
     entries: list[tuple[datetime, int, int, dict[str, Any]]] = []
     for row in history:
         step = WORKFLOW.transition(row.transition) if row.transition else None
@@ -159,10 +184,43 @@ def timeline(
     comments = select(TicketComment).where(col(TicketComment.ticket_id) == ticket.id)
     if not staff:
         comments = comments.where(col(TicketComment.internal).is_(False))
-    for comment in session.exec(comments.order_by(col(TicketComment.id))):
+    for comment in [] if new else session.exec(comments.order_by(col(TicketComment.id))):
         entries.append((comment.created_at, 1, comment.id or 0, comment_view(comment, reporter)))
     entries.sort(key=lambda item: item[:3])
     return [entry for *_, entry in entries]
+
+
+def _submission(ticket: Ticket) -> WorkflowHistoryRow:
+    """A new ticket's one history row, as :func:`core.workflows.service.start_workflow`
+    wrote it."""
+    return WorkflowHistoryRow(
+        instance_id=ticket.instance_id,
+        version=1,
+        to_state=ticket.state,
+        unit_code=ticket.unit_code,
+        actor=ticket.created_by,
+        inputs={},
+        at=ticket.submitted_at,
+    )
+
+
+def _instance(ticket: Ticket) -> WorkflowInstance:
+    """A new ticket's workflow instance, as its mirror columns give it (written together)."""
+    return WorkflowInstance(
+        id=ticket.instance_id,
+        plugin=lifecycle.PLUGIN,
+        workflow=lifecycle.WORKFLOW,
+        unit_code=ticket.unit_code,
+        township_code=ticket.township_code,
+        subject=None,
+        state=ticket.state,
+        closed=False,
+        version=ticket.version,
+        due_at=ticket.due_at,
+        created_at=ticket.submitted_at,
+        created_by=ticket.created_by,
+        updated_at=ticket.updated_at,
+    )
 
 
 def comment_view(comment: TicketComment, hidden_reporter: str | None = None) -> dict[str, Any]:
@@ -203,18 +261,43 @@ def attachments(session: Session, ticket: Ticket) -> list[dict[str, Any]]:
     return [attachment_view(row) for row in rows]
 
 
-def ticket_detail(session: Session, kernel: Kernel, actor: Actor, ticket: Ticket) -> dict[str, Any]:
+def ticket_detail(
+    session: Session, kernel: Kernel, actor: Actor, ticket: Ticket, *, new: bool = False
+) -> dict[str, Any]:
     """The ticket as ``actor`` (who may read it: :func:`core.tickets.service.get_ticket`) sees
     it: the request, the reporter as the privacy rules allow, the milestones, the timeline,
     the transitions ``actor`` may take now (``…/transitions/{name}``) and what the reporter
-    may do (``reporter_actions``: ``rate`` → ``…/rating``, ``cancel`` → ``…/cancel``)."""
+    may do (``reporter_actions``: ``rate`` → ``…/rating``, ``cancel`` → ``…/cancel``).
+
+    Showing the reporter's phone or a hidden reporter in full to anyone but the reporter
+    writes a ``read.ticket.read_reporter`` audit entry, committed before the answer is
+    built. ``new``: ``ticket`` was just created (:func:`core.tickets.service.create_ticket`
+    returned it as new), so its instance, first step and empty lists are known and nothing
+    is read back."""
     now = kernel.workflows.clock()
     reporter = reporter_fields(kernel, actor, ticket)
-    row = session.get(WorkflowInstanceRow, ticket.instance_id)
-    assert row is not None  # the foreign key
+    fields = revealed(actor, ticket, reporter)
+    if fields:
+        record_read(
+            session,
+            kernel.access,
+            actor,
+            lifecycle.READ_REPORTER,
+            target_type="ticket",
+            target_id=str(ticket.id),
+            unit_code=ticket.unit_code,
+            fields=fields,
+        )
+        session.commit()
+    if new:
+        instance = _instance(ticket)
+    else:
+        row = session.get(WorkflowInstanceRow, ticket.instance_id)
+        assert row is not None  # the foreign key
+        instance = instance_view(row)
     choices = [
         {"name": t.name, "label": t.label}
-        for t in available_transitions(kernel, actor, WORKFLOW, instance_view(row))
+        for t in available_transitions(kernel, actor, WORKFLOW, instance)
         if t.name != "rate"
     ]
     mine = is_reporter(actor, ticket)
@@ -258,8 +341,8 @@ def ticket_detail(session: Session, kernel: Kernel, actor: Actor, ticket: Ticket
         "solved": ticket.solved,
         "rating_comment": ticket.rating_comment,
         "public": ticket.public,
-        "attachments": attachments(session, ticket),
-        "timeline": timeline(session, kernel, actor, ticket, reporter["reporter_hidden"]),
+        "attachments": [] if new else attachments(session, ticket),
+        "timeline": timeline(session, kernel, actor, ticket, reporter["reporter_hidden"], new),
         "transitions": choices,
         "reporter_actions": own_actions,
     }
