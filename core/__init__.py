@@ -5,7 +5,9 @@ Everything a plugin needs comes from here::
     from core import hookimpl, PluginManifest, MenuLink, Unit
 """
 
-from core.archives.care import CareInputs, CareResult
+from core.archives.care import TAGS as CARE_TAGS
+from core.archives.care import ArchiveCareAssessment, ArchivePersonTag, CareInputs, CareResult
+from core.archives.care_api import thresholds_for as care_thresholds
 from core.archives.crypto import ArchiveCipher, ArchiveKeyError
 from core.archives.extensions import ArchiveField
 from core.archives.household_file import HouseholdSection, SectionEntry
@@ -17,9 +19,14 @@ from core.db.types import UTCDateTime, utcnow
 from core.demo.accounts import DemoAccount
 from core.events.outbox import emit
 from core.events.spec import Event
+from core.forms.service import InvalidSubmission
+from core.forms.service import Submission as FormSubmission
+from core.forms.service import submit as submit_form
+from core.forms.service import validate_data as validate_form_data
 from core.forms.spec import FormSpec
 from core.hookspecs import hookimpl, hookspec
-from core.identity.access import Actor, Permission, Role, scope_clause
+from core.identity.access import Actor, Permission, Role, role_at, scope_clause
+from core.identity.accounts_service import list_accounts
 from core.jobs.spec import Job, JobContext
 from core.kernel import Kernel, Scope
 from core.metrics.compute import metric_value
@@ -28,7 +35,14 @@ from core.plugins.errors import PluginDisabled, PluginHookError, StartupError
 from core.plugins.manifest import PluginManifest
 from core.plugins.toggles import PluginState, ScopeUnit
 from core.settings import Settings
-from core.tickets.service import TicketIn, create_ticket, get_ticket, transition_ticket
+from core.tickets.service import (
+    TicketIn,
+    create_ticket,
+    get_ticket,
+    rate_ticket,
+    transition_ticket,
+)
+from core.tickets.service import types_at as ticket_types_at
 from core.tickets.types import Clocks as TicketClocks
 from core.tickets.types import TicketType
 from core.units.codes import Level, UnitCodeError, parse_code
@@ -41,6 +55,7 @@ from core.web.scope import current_scope
 from core.workflows.deadlines import Deadline
 from core.workflows.service import (
     WorkflowError,
+    apply_transition,
     get_workflow_instance,
     list_workflow_instances,
     start_workflow,
@@ -50,20 +65,25 @@ from core.workflows.service import (
 from core.workflows.spec import State, Transition, TransitionInput, Workflow, WorkflowInstance
 
 __all__ = [
+    "CARE_TAGS",
     "Actor",
+    "ArchiveCareAssessment",
     "ArchiveCipher",
     "ArchiveField",
     "ArchiveHousehold",
     "ArchiveKeyError",
     "ArchivePerson",
+    "ArchivePersonTag",
     "CareInputs",
     "CareResult",
     "Deadline",
     "DemoAccount",
     "Event",
     "FormSpec",
+    "FormSubmission",
     "HouseholdSection",
     "IdNumberError",
+    "InvalidSubmission",
     "Job",
     "JobContext",
     "Kernel",
@@ -95,6 +115,8 @@ __all__ = [
     "WorkflowError",
     "WorkflowInstance",
     "__version__",
+    "apply_transition",
+    "care_thresholds",
     "create_ticket",
     "current_scope",
     "emit",
@@ -105,6 +127,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "in_subtree",
+    "list_accounts",
     "list_units",
     "list_workflow_instances",
     "make_engine",
@@ -113,13 +136,18 @@ __all__ = [
     "metric_value",
     "page_link",
     "parse_code",
+    "rate_ticket",
     "render",
+    "role_at",
     "run_migrations_env",
     "scope_clause",
     "start_workflow",
+    "submit_form",
+    "ticket_types_at",
     "transition_ticket",
     "transition_workflow",
     "utcnow",
+    "validate_form_data",
     "validate_id_number",
     "workflow_history",
 ]

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from core.audit.models import AuditEntry
+from core.events.models import OutboxEvent
 from core.identity.access import Actor
 from core.tickets.models import Ticket, TicketIdempotency
 from core.tickets.service import (
@@ -21,6 +23,7 @@ from core.tickets.service import (
     transition_ticket,
 )
 from core.tickets.types import CORE_TYPES
+from core.workflows.models import WorkflowInstanceRow
 
 GRID = "330802001001001"
 VILLAGE = "330802001001"
@@ -254,3 +257,48 @@ def test_the_generic_workflow_api_cannot_move_a_ticket(town) -> None:  # type: i
     assert answer.status_code in (404, 422), answer.text
     with Session(town.engine) as session:
         assert session.get(Ticket, ticket.id).state == "submitted"
+
+
+def test_a_creation_left_to_the_caller_commits_with_the_callers_writes_or_not_at_all(
+    town,
+) -> None:  # type: ignore[no-untyped-def]
+    worker = town.actor("grid_worker", GRID)
+    counts = (Ticket, TicketIdempotency, WorkflowInstanceRow, AuditEntry, OutboxEvent)
+
+    def count() -> list[int]:
+        with Session(town.engine) as session:
+            return [len(session.exec(select(model)).all()) for model in counts]
+
+    before = count()
+    with Session(town.engine, expire_on_commit=False) as session:
+        ticket, created = create_ticket(
+            session, town.kernel, worker, body(), idempotency_key="k", commit=False
+        )
+        assert created and ticket.id is not None
+        session.rollback()  # the caller's own write failed: nothing of the ticket stays
+    assert count() == before
+    with Session(town.engine, expire_on_commit=False) as session:
+        ticket, _ = create_ticket(
+            session, town.kernel, worker, body(), idempotency_key="k", commit=False
+        )
+        session.commit()
+    # the ticket, its key, its instance; the audit entries and events of the start and the ticket
+    assert [after - first for after, first in zip(count(), before, strict=True)] == [1, 1, 1, 2, 2]
+
+
+def test_a_rating_given_by_phone_is_relayed_by_a_dispatcher_only(town) -> None:  # type: ignore[no-untyped-def]
+    worker, cadre = town.actor("grid_worker", GRID), town.actor("village_cadre", VILLAGE)
+    with Session(town.engine, expire_on_commit=False) as session:
+        ticket, _ = create_ticket(session, town.kernel, worker, body(on_behalf=True))
+    for name, inputs in (("accept", {}), ("sign", {}), ("resolve", {"result": "已修复"})):
+        ticket = step(town, worker, ticket, name, **inputs)
+    with Session(town.engine, expire_on_commit=False) as session:
+        current = get_ticket(session, town.kernel, cadre, ticket.id)
+        with pytest.raises(TicketError) as refused:  # the handler may not rate for the caller
+            rate_ticket(session, town.kernel, worker, current, current.version, 5, relayed=True)
+        assert refused.value.status_code == 403
+        rated = rate_ticket(
+            session, town.kernel, cadre, current, current.version, 1, "没修好", relayed=True
+        )
+        session.commit()
+    assert (rated.state, rated.rating, rated.reopens) == ("accepted", 1, 1)  # 不满意 reopens

@@ -28,12 +28,24 @@ ERRAND = TicketType(
 )
 
 
+# a practice's own intake: filed by its staff, never offered to residents
+INTAKE = TicketType(
+    code="errand_intake",
+    label="走访代办",
+    description="走访中登记的代办事项",
+    normal=ERRAND.normal,
+    urgent=ERRAND.urgent,
+    fields=ErrandFields,
+    staff_only=True,
+)
+
+
 class ErrandPlugin:
     PLUGIN = manifest("errands", default_enabled=False)
 
     @hookimpl
     def register_ticket_types(self):  # type: ignore[no-untyped-def]
-        return [ERRAND]
+        return [ERRAND, INTAKE]
 
 
 class BadTypes:
@@ -110,3 +122,34 @@ def test_hook_register_ticket_types(sanmin) -> None:  # type: ignore[no-untyped-
         with pytest.raises(TicketError) as refused:
             create_ticket(session, sanmin.kernel, there, elsewhere)
         assert refused.value.detail.startswith("type:")
+
+
+def test_a_staff_only_type_is_offered_to_staff_and_system_actors_only(sanmin) -> None:  # type: ignore[no-untyped-def]
+    town = sanmin.township("开启镇")
+    sanmin.enable("errands", town)
+    grid = sanmin.unit(town.code[:9] + "001001").code
+    worker, resident = sanmin.actor("grid_worker", grid), sanmin.actor("resident", grid)
+    system = Actor("system", 0, "errands", (role_at("volunteer", grid),))
+
+    def offered(actor: Actor | None) -> set[str]:
+        return {t.code for t in types_at(sanmin.kernel, grid, actor)} & {"errand", "errand_intake"}
+
+    assert offered(worker) == offered(system) == {"errand", "errand_intake"}
+    assert offered(resident) == offered(None) == {"errand"}
+    body = TicketIn(
+        type="errand_intake",
+        unit_code=grid,
+        title="代办",
+        description="走访中登记",
+        extra={"item": "x"},
+    )
+    with Session(sanmin.engine, expire_on_commit=False) as session:
+        with pytest.raises(TicketError) as refused:
+            create_ticket(session, sanmin.kernel, resident, body)
+        assert refused.value.detail.startswith("type:")
+        ticket, created = create_ticket(session, sanmin.kernel, worker, body)
+        assert created and ticket.type == "errand_intake"
+    types = sanmin.client_as("resident", grid).get("/api/v1/tickets/types", params={"unit": grid})
+    assert "errand_intake" not in {t["code"] for t in types.json()}
+    page = sanmin.client_as("resident", grid).get(f"/tickets/new/errand_intake?unit={grid}")
+    assert page.status_code == 404

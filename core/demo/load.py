@@ -11,6 +11,7 @@ Every demo account has the same password, :data:`DEMO_PASSWORD`. It is printed b
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from core.plugins.calling import call_impl
 from core.plugins.declarations import collect
 from core.plugins.registry import PluginRegistry
 from core.plugins.service import bump_config_version, set_plugin_setting
+from core.plugins.startup import run_startup_hooks
 from core.settings import Settings
 from core.units.service import LoadReport, get_unit, load_units, read_units_csv
 
@@ -136,6 +138,7 @@ def load_demo(
     kernel = Kernel(settings, registry, engine)  # the ticket service needs types and scopes
     try:
         tickets = load_tickets(kernel)
+        asyncio.run(run_startup_hooks(kernel))  # as the app starts: form subjects and the like
         plugins = _load_plugin_demos(registry, kernel)
     finally:
         kernel.dispose()

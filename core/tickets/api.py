@@ -113,7 +113,7 @@ def list_types(
                 for priority in ("normal", "urgent")
             },
         }
-        for kind in service.types_at(_kernel(request), code)
+        for kind in service.types_at(_kernel(request), code, actor)
     ]
 
 

@@ -96,9 +96,10 @@ def submit_unit(kernel: Kernel, actor: Actor, unit: str | None) -> str:
     return code
 
 
-def offered(kernel: Kernel, unit_code: str, code: str) -> TicketType:
-    """The ticket type ``code`` if it is offered at ``unit_code``; 404 otherwise."""
-    for kind in service.types_at(kernel, unit_code):
+def offered(kernel: Kernel, actor: Actor, unit_code: str, code: str) -> TicketType:
+    """The ticket type ``code`` if it is offered to ``actor`` at ``unit_code``; 404
+    otherwise."""
+    for kind in service.types_at(kernel, unit_code, actor):
         if kind.code == code:
             return kind
     raise HTTPException(404, f"此处没有「{code}」类诉求 / no such ticket type here")
@@ -115,7 +116,7 @@ async def types_page(
     return await render(
         request,
         "core/tickets_new.html",
-        {"types": service.types_at(kernel, code), "submit_unit": code},
+        {"types": service.types_at(kernel, code, actor), "submit_unit": code},
     )
 
 
@@ -185,7 +186,7 @@ async def ticket_form_page(
 ) -> Response:
     kernel = _kernel(request)
     code = submit_unit(kernel, actor, unit)
-    found = offered(kernel, code, kind)
+    found = offered(kernel, actor, code, kind)
     return await _ticket_form(request, actor, found, code, _blank(found, actor), new_key())
 
 
@@ -276,7 +277,7 @@ async def ticket_form_submit(
     kernel = _kernel(request)
     form = await request.form()
     code = submit_unit(kernel, actor, _text(form, "unit_code") or None)
-    found = offered(kernel, code, kind)
+    found = offered(kernel, actor, code, kind)
     staff = kernel.allowed(actor, lifecycle.HANDLE, code)
     body, values = ticket_from_form(found, code, form, staff)
     key = _text(form, KEY_FIELD)[:200] or None

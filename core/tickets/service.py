@@ -67,9 +67,15 @@ def catalog_of(kernel: Kernel) -> TicketTypeCatalog:
         return found
 
 
-def types_at(kernel: Kernel, unit_code: str) -> list[TicketType]:
-    """The ticket types offered at ``unit_code``: the core's, and those of plugins on there."""
-    return catalog_of(kernel).available(kernel.scope(unit_code).enabled)
+def types_at(kernel: Kernel, unit_code: str, actor: Actor | None = None) -> list[TicketType]:
+    """The ticket types offered at ``unit_code`` to ``actor``: the core's, and those of the
+    plugins on there; the staff-only ones only when ``actor`` holds ``ticket.handle`` there
+    or is a plugin's system actor (never without an actor: Open311 and the public)."""
+    offered = catalog_of(kernel).available(kernel.scope(unit_code).enabled)
+    staff = actor is not None and (
+        actor.kind == "system" or kernel.allowed(actor, lifecycle.HANDLE, unit_code)
+    )
+    return [kind for kind in offered if staff or not kind.staff_only]
 
 
 def in_service() -> bool:
@@ -153,7 +159,7 @@ def _checked(
         code = parse_code(body.unit_code.strip()).code
     except UnitCodeError as exc:
         raise _invalid("unit_code", str(exc)) from None
-    offered = {t.code: t for t in types_at(kernel, code)}
+    offered = {t.code: t for t in types_at(kernel, code, actor)}
     kind = offered.get(body.type)
     if kind is None:
         raise _invalid("type", f"此处没有「{body.type}」类诉求 / no such ticket type here")
@@ -208,12 +214,16 @@ def create_ticket(
     *,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    commit: bool = True,
 ) -> tuple[Ticket, bool]:
     """Submit a request as ``actor``; returns the ticket and whether it is new.
 
     A retry with the same ``idempotency_key`` (per actor) returns the ticket the first
-    request made, even when both arrive at once; the same key with another body is a 422.
-    Commits (a concurrent retry is settled by the database's unique key on the key).
+    request made, even when both arrive at once (the database's unique key on the key
+    settles it; the loser's transaction is rolled back, the caller's writes in it too); the
+    same key with another body is a 422. Commits, unless ``commit=False``: then the caller
+    commits, so that its own writes (a record linking to the ticket) and the ticket are one
+    transaction.
     """
     key = (idempotency_key or "").strip() or None
     if key is not None and (len(key) > 200 or "\x00" in key):
@@ -315,7 +325,8 @@ def create_ticket(
         unit_code=code,
         after={"type": kind.code, "channel": body.channel, "priority": body.priority},
     )
-    session.commit()
+    if commit:
+        session.commit()
     return ticket, True
 
 
@@ -549,12 +560,21 @@ def rate_ticket(
     comment: str | None = None,
     solved: bool | None = None,
     *,
+    relayed: bool = False,
     now: datetime | None = None,
 ) -> Ticket:
     """The reporter rates a resolved ticket (1–5, domain.md §6.7). 不满意 (1) reopens it,
     at most twice; after that the rating stands and counts against 满意率. The caller
-    commits."""
-    if not is_reporter(actor, ticket):
+    commits.
+
+    ``relayed``: ``actor`` records the rating the reporter gave by phone when called back
+    (回访) — a hotline caller has no account to rate with. Only staff holding
+    ``ticket.dispatch`` at the ticket's unit may relay one (403 otherwise).
+    """
+    if relayed:
+        if not kernel.allowed(actor, lifecycle.DISPATCH, ticket.unit_code):
+            raise TicketError(403, "只有派单督办人员可以代录回访评价 / dispatchers only")
+    elif not is_reporter(actor, ticket):
         raise TicketError(403, "只有提交人可以评价 / only the reporter may rate")
     inputs: dict[str, Any] = {"rating": rating}
     if comment:

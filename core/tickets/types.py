@@ -72,6 +72,10 @@ class TicketType:
         then required).
     :param icon: a short symbol for the resident portal's grid of types.
     :param keywords: Open311 ``keywords``.
+    :param staff_only: offered only to staff holding ``ticket.handle`` at the unit (a
+        practice's own intake, such as a need found on a door-knock): residents' pages, the
+        types API for residents and Open311 never offer it. Its tickets are handled, read
+        and counted like any other.
     """
 
     code: str
@@ -85,6 +89,7 @@ class TicketType:
     icon: str = "📝"
     group: str = "为民办事"
     keywords: tuple[str, ...] = ()
+    staff_only: bool = False
 
     @cached_property
     def form_fields(self) -> tuple[FormField, ...]:

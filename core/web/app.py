@@ -21,9 +21,10 @@ from core.identity.access import Actor
 from core.identity.web import csrf_protect, make_signer, require_actor, signing_key
 from core.jobs.worker import InProcessRunner
 from core.kernel import Kernel
-from core.plugins.calling import await_me_maybe, call_impl
+from core.plugins.calling import call_impl
 from core.plugins.errors import PluginHookError, StartupError
 from core.plugins.registry import PluginRegistry
+from core.plugins.startup import run_startup_hooks
 from core.settings import Settings
 from core.version import __version__
 from core.web.errors import install_error_handlers
@@ -201,15 +202,7 @@ def _mount_unknown_plugin_routes(app: FastAPI, registry: PluginRegistry) -> None
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     kernel: Kernel = app.state.kernel
-    caller = kernel.pm.hook.startup
-    for impl in reversed(caller.get_hookimpls()):
-        try:
-            await await_me_maybe(call_impl(impl, {"kernel": kernel}))
-        except Exception as exc:
-            error = PluginHookError(impl.plugin_name, "startup", None, exc)
-            if kernel.registry.plugins[impl.plugin_name].essential:
-                raise error from exc
-            kernel.registry.reject(impl.plugin_name, str(error))  # the others start
+    await run_startup_hooks(kernel)
     refresher = asyncio.create_task(kernel.toggles.run())
     runner = InProcessRunner.start(kernel) if kernel.settings.run_worker_in_process else None
     log.info(
