@@ -9,6 +9,10 @@ from __future__ import annotations
 import pytest
 
 from core.testing import all_routes
+from tests.plugins.test_knock_door import SCOPED_PATHS as KNOCK_DOOR_PATHS
+from tests.plugins.test_mobile_office import SCOPED_PATHS as MOBILE_OFFICE_PATHS
+from tests.plugins.test_red_proxy_web import SCOPED_PATHS as RED_PROXY_PATHS
+from tests.plugins.test_tea_house import SCOPED_PATHS as TEA_HOUSE_PATHS
 from tests.test_accounts import SCOPED_PATHS
 from tests.test_archive_categories import SCOPED_PATHS as CATEGORIES_PATHS
 from tests.test_archive_export import SCOPED_PATHS as EXPORT_PATHS
@@ -88,6 +92,12 @@ COVERED = {
     *METRICS_PATHS,  # tests/test_metrics.py: test_every_route_answers_404_outside_the_scope
     *WORKFLOWS_PATHS,  # tests/test_workflows.py: test_every_workflow_route_answers_404_…
     *TICKETS_PATHS,  # tests/test_tickets_api.py: test_every_route_answers_404_outside_the_scope
+    # the practices: each plugin's test proves its list is the app's routes and each is 404
+    # outside the scope (tests/plugins/test_<plugin>*.py)
+    *KNOCK_DOOR_PATHS,
+    *TEA_HOUSE_PATHS,
+    *RED_PROXY_PATHS,
+    *MOBILE_OFFICE_PATHS,
     *TICKET_PAGE_PATHS,  # tests/test_ticket_pages.py: test_the_pages_answer_404_outside_the_scope
     *ATTACHMENTS_PATHS,  # tests/test_ticket_attachments.py: test_every_route_answers_404_…
     *PUBLICATION_PATHS,  # tests/test_ticket_publication.py: test_every_route_answers_404_…

@@ -1,15 +1,31 @@
 """敲门嫂 (knock_door): 志愿者定期上门探访独居、空巢、高龄老人，发现需求并转办。
 
-This release ships the practice's manifest and landing page; its forms,
-workflow and metrics arrive with the kernel services.
+A whole practice in small modules: ``access`` (permissions and roles), ``models`` and
+``migrations/`` (tables), ``forms`` (入户问需记录), ``schedule`` and ``planning`` (visit
+plans from care levels and special groups), ``service`` and ``teams`` (what the pages and
+API do), ``needs`` (needs become tickets), ``metrics``, ``jobs``, ``api``, ``pages`` with
+``templates/``, ``demo``, and ``hooks``, which hands each declaration to Sanmin.
 """
 
-from pathlib import Path
+from core import PluginManifest
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-
-from core import MenuLink, PluginManifest, ScopeUnit, hookimpl, page_link, render
+from .hooks import (
+    demo_accounts,
+    household_file_sections,
+    load_demo,
+    menu_links,
+    on_event,
+    permission_allowed,
+    register_api_routes,
+    register_forms,
+    register_jobs,
+    register_metrics,
+    register_page_routes,
+    register_permissions,
+    register_roles,
+    register_templates,
+    register_ticket_types,
+)
 
 PLUGIN = PluginManifest(
     name="knock_door",
@@ -21,26 +37,21 @@ PLUGIN = PluginManifest(
     default_enabled=True,
 )
 
-pages = APIRouter()
-
-
-@pages.get("/", response_class=HTMLResponse, summary="敲门嫂")
-async def index(request: Request) -> HTMLResponse:
-    return await render(request, "knock_door/index.html")
-
-
-@hookimpl
-def register_page_routes() -> APIRouter:
-    return pages
-
-
-@hookimpl
-def register_templates() -> Path:
-    return Path(__file__).parent / "templates"
-
-
-@hookimpl
-def menu_links(township: ScopeUnit | None, request: Request) -> list[MenuLink]:
-    if township is None:
-        return []
-    return [MenuLink(href=page_link(request, "/p/knock_door/"), label="敲门嫂", order=110)]
+__all__ = [
+    "PLUGIN",
+    "demo_accounts",
+    "household_file_sections",
+    "load_demo",
+    "menu_links",
+    "on_event",
+    "permission_allowed",
+    "register_api_routes",
+    "register_forms",
+    "register_jobs",
+    "register_metrics",
+    "register_page_routes",
+    "register_permissions",
+    "register_roles",
+    "register_templates",
+    "register_ticket_types",
+]

@@ -1,46 +1,53 @@
-"""民情直通车 (mobile_office): 乡镇民情直通车与民情热线：来电受理、研判派车、到场处置、日清日结。
+"""民情直通车 + 民情热线 (``mobile_office``): a township's hotline and its mobile office.
 
-This release ships the practice's manifest and landing page; its forms,
-workflow and metrics arrive with the kernel services.
+Calls to the 民情热线 are registered by the operator (接线员) and triaged by the duty leader
+(值班领导): answered directly, sent a trip of the 民情直通车 (出车单: crew, departure,
+arrival), or transferred to a core ticket. On site the crew records each matter — 当场办结,
+约期协调 or 转办 — and every evening the duty leader closes the day (日清日结) once each of
+its calls has an outcome. Metrics: calls, trips, arrival time, 当场办结率, 初信初访不满意率.
+
+Sanmin loads this package through its entry point ``mobile_office``; the hooks come from
+``hooks.py`` and the rest is one module per job (models, workflows, calls, trips, ledger,
+referral, metrics, api, pages, demo).
 """
 
-from pathlib import Path
+from core import PluginManifest
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-
-from core import MenuLink, PluginManifest, ScopeUnit, hookimpl, page_link, render
+from .hooks import (
+    demo_accounts,
+    load_demo,
+    menu_links,
+    register_api_routes,
+    register_metrics,
+    register_page_routes,
+    register_permissions,
+    register_roles,
+    register_templates,
+    register_workflows,
+    workflow_guard,
+)
 
 PLUGIN = PluginManifest(
     name="mobile_office",
     title="民情直通车",
-    version="0.1.0",
+    version="0.2.0",
     description="乡镇民情直通车与民情热线：来电受理、研判派车、到场处置、日清日结。",
     author="Sanmin",
     requires_core=">=0.1,<0.2",
     default_enabled=False,
 )
 
-pages = APIRouter()
-
-
-@pages.get("/", response_class=HTMLResponse, summary="民情直通车")
-async def index(request: Request) -> HTMLResponse:
-    return await render(request, "mobile_office/index.html")
-
-
-@hookimpl
-def register_page_routes() -> APIRouter:
-    return pages
-
-
-@hookimpl
-def register_templates() -> Path:
-    return Path(__file__).parent / "templates"
-
-
-@hookimpl
-def menu_links(township: ScopeUnit | None, request: Request) -> list[MenuLink]:
-    if township is None:
-        return []
-    return [MenuLink(href=page_link(request, "/p/mobile_office/"), label="民情直通车", order=140)]
+__all__ = [
+    "PLUGIN",
+    "demo_accounts",
+    "load_demo",
+    "menu_links",
+    "register_api_routes",
+    "register_metrics",
+    "register_page_routes",
+    "register_permissions",
+    "register_roles",
+    "register_templates",
+    "register_workflows",
+    "workflow_guard",
+]

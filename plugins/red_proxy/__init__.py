@@ -1,46 +1,51 @@
-"""红色代办 (red_proxy): 红色代办“四单制”：群众点单、支部派单、党员接单办单、群众评单，结果公示。
+"""红色代办 (``red_proxy``): the 四单制 of party-member proxy service.
 
-This release ships the practice's manifest and landing page; its forms,
-workflow and metrics arrive with the kernel services.
+群众点单 → 支部派单 → 党员接单·办单 → 群众评单, with 退单, 撤单, 待补材料 and deadlines from each
+item's time limit; the 委托书 and the hand-over log of materials; a 公示 list with the
+requester masked; and the metrics 点单数, 办结率, 按期办结率, 平均用时, 满意率, rolled up to the
+county. One module per job: ``access`` (roles, permissions), ``catalogue`` (代办事项),
+``roster`` (代办员名册), ``workflow`` (the state machine), ``service`` (orders),
+``paperwork`` (委托书, 交接), ``views``, ``publication`` (公示), ``metrics``, ``api``,
+``pages``, ``demo``, ``hooks``; tables in ``models`` with their ``migrations``.
 """
 
-from pathlib import Path
+from core import PluginManifest
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-
-from core import MenuLink, PluginManifest, ScopeUnit, hookimpl, page_link, render
+from .hooks import (
+    demo_accounts,
+    load_demo,
+    menu_links,
+    register_api_routes,
+    register_metrics,
+    register_page_routes,
+    register_permissions,
+    register_roles,
+    register_templates,
+    register_workflows,
+    workflow_guard,
+)
 
 PLUGIN = PluginManifest(
     name="red_proxy",
     title="红色代办",
-    version="0.1.0",
+    version="0.2.0",
     description="红色代办“四单制”：群众点单、支部派单、党员接单办单、群众评单，结果公示。",
     author="Sanmin",
     requires_core=">=0.1,<0.2",
     default_enabled=False,
 )
 
-pages = APIRouter()
-
-
-@pages.get("/", response_class=HTMLResponse, summary="红色代办")
-async def index(request: Request) -> HTMLResponse:
-    return await render(request, "red_proxy/index.html")
-
-
-@hookimpl
-def register_page_routes() -> APIRouter:
-    return pages
-
-
-@hookimpl
-def register_templates() -> Path:
-    return Path(__file__).parent / "templates"
-
-
-@hookimpl
-def menu_links(township: ScopeUnit | None, request: Request) -> list[MenuLink]:
-    if township is None:
-        return []
-    return [MenuLink(href=page_link(request, "/p/red_proxy/"), label="红色代办", order=130)]
+__all__ = [
+    "PLUGIN",
+    "demo_accounts",
+    "load_demo",
+    "menu_links",
+    "register_api_routes",
+    "register_metrics",
+    "register_page_routes",
+    "register_permissions",
+    "register_roles",
+    "register_templates",
+    "register_workflows",
+    "workflow_guard",
+]

@@ -1,17 +1,29 @@
-"""民情茶馆 (tea_house):
+"""民情茶馆 (tea_house): 民情沟通日 and the always-open tea house.
 
-固定日与日常开放的民情沟通：登记群众反映的问题，当场答复或转办，下次通报结果。
-
-This release ships the practice's manifest and landing page; its forms,
-workflow and metrics arrive with the kernel services.
+A village holds a fixed communication day (常山: the 10th of every month), announced at least
+three days ahead; the 馆员 on duty record every issue villagers raise; cadres answer on the
+spot or transfer the issue to a ticket with a promised deadline; the next session reports
+the results back in public. Sanmin registers this module (entry point ``tea_house``): its
+``PLUGIN`` manifest and the hooks of ``hooks.py``.
 """
 
-from pathlib import Path
+from core import PluginManifest
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-
-from core import MenuLink, PluginManifest, ScopeUnit, hookimpl, page_link, render
+from .hooks import (
+    demo_accounts,
+    load_demo,
+    menu_links,
+    on_event,
+    register_api_routes,
+    register_jobs,
+    register_metrics,
+    register_page_routes,
+    register_permissions,
+    register_roles,
+    register_static,
+    register_templates,
+    register_ticket_types,
+)
 
 PLUGIN = PluginManifest(
     name="tea_house",
@@ -23,26 +35,19 @@ PLUGIN = PluginManifest(
     default_enabled=True,
 )
 
-pages = APIRouter()
-
-
-@pages.get("/", response_class=HTMLResponse, summary="民情茶馆")
-async def index(request: Request) -> HTMLResponse:
-    return await render(request, "tea_house/index.html")
-
-
-@hookimpl
-def register_page_routes() -> APIRouter:
-    return pages
-
-
-@hookimpl
-def register_templates() -> Path:
-    return Path(__file__).parent / "templates"
-
-
-@hookimpl
-def menu_links(township: ScopeUnit | None, request: Request) -> list[MenuLink]:
-    if township is None:
-        return []
-    return [MenuLink(href=page_link(request, "/p/tea_house/"), label="民情茶馆", order=120)]
+__all__ = [
+    "PLUGIN",
+    "demo_accounts",
+    "load_demo",
+    "menu_links",
+    "on_event",
+    "register_api_routes",
+    "register_jobs",
+    "register_metrics",
+    "register_page_routes",
+    "register_permissions",
+    "register_roles",
+    "register_static",
+    "register_templates",
+    "register_ticket_types",
+]
