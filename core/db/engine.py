@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,12 +30,73 @@ def make_engine(url: str, *, transactional_ddl: bool = False, **kwargs: Any) -> 
         kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        WriterQueue().attach(engine)
         if transactional_ddl:
             event.listen(engine, "connect", _driver_autocommit)
             event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+BUSY_TIMEOUT_SECONDS = 5.0  # as ``PRAGMA busy_timeout`` below
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class WriterQueue:
+    """One writing transaction at a time per SQLite engine, in this process.
+
+    SQLite has one write lock per database. Without this, the threads of a busy server that
+    want it wait in SQLite's busy handler, which sleeps and retries and is not first come,
+    first served: under 50 concurrent requests some waited past the busy timeout and failed
+    with "database is locked" (docs/benchmarks.md, "Tickets"). Here a connection takes the
+    engine's turn before its transaction's first write and gives it back once the
+    transaction has ended (after the driver's commit or rollback, or when the connection
+    goes back to the pool), so the other writers queue on a lock instead. Reads never wait
+    (WAL). Waiting longer than the busy timeout still fails, as "database is locked"
+    (answered 503 by the app). Other processes on the same file are kept apart by SQLite's
+    own lock, as before.
+    """
+
+    def __init__(self) -> None:
+        self.turn = threading.Lock()
+        self.holder: Any = None  # the driver connection whose transaction writes now
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        event.listen(engine.pool, "checkin", lambda dbapi, _record: self._release(dbapi))
+        dialect = engine.dialect  # one per engine: wrapping its methods touches no other
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(dbapi_connection: Any) -> None:
+            try:
+                commit(dbapi_connection)
+            finally:
+                self._release(dbapi_connection)
+
+        def do_rollback(dbapi_connection: Any) -> None:
+            try:
+                rollback(dbapi_connection)
+            finally:
+                self._release(dbapi_connection)
+
+        dialect.do_commit = do_commit  # type: ignore[method-assign]
+        dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+    def _before_execute(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        dbapi = conn.connection.dbapi_connection
+        if self.holder is dbapi or not statement.lstrip()[:7].upper().startswith(WRITES):
+            return
+        if not self.turn.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise sqlite3.OperationalError("database is locked")
+        self.holder = dbapi
+
+    def _release(self, connection: Any) -> None:
+        # the pool's proxy (what commits and rollbacks are given) or the driver's connection
+        dbapi = getattr(connection, "dbapi_connection", connection)
+        if dbapi is not None and self.holder is dbapi:
+            self.holder = None
+            self.turn.release()
 
 
 def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
