@@ -7,6 +7,7 @@ in ``depends_on`` order. Migrations are per installation, never per township.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,16 @@ class History:
         return config
 
     def heads(self) -> set[str]:
-        return set(ScriptDirectory.from_config(self.config()).get_heads())
+        return set(_heads(self.location))
+
+
+@functools.cache
+def _heads(location: Path) -> tuple[str, ...]:
+    """A history's heads, read from its scripts once per process (they do not change while
+    it runs; parsing them costs more than the check they serve)."""
+    config = Config()
+    config.set_main_option("script_location", str(location))
+    return tuple(ScriptDirectory.from_config(config).get_heads())
 
 
 def plugin_history(info: PluginInfo) -> History | None:
