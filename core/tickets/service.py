@@ -22,7 +22,7 @@ from weakref import WeakKeyDictionary
 
 from fastapi import HTTPException
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import ColumnElement, false, insert, or_
+from sqlalchemy import ColumnElement, bindparam, false, insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
@@ -340,13 +340,15 @@ def _row_values(ticket: Ticket) -> dict[str, Any]:
     return {name: getattr(ticket, name) for name in TICKET_COLUMNS}
 
 
+KEYS = TicketIdempotency.__table__.c  # type: ignore[attr-defined]
+KEY_LOOKUP = select(KEYS.fingerprint, KEYS.ticket_id).where(
+    KEYS.actor == bindparam("actor"), KEYS.key == bindparam("key")
+)
+
+
 def _replayed(session: Session, actor: Actor, key: str, digest: str) -> Ticket | None:
     """The ticket an earlier request with this key made, or ``None``; 422 for another body."""
-    row = session.exec(
-        select(TicketIdempotency).where(
-            col(TicketIdempotency.actor) == actor.label, col(TicketIdempotency.key) == key
-        )
-    ).first()
+    row = session.connection().execute(KEY_LOOKUP, {"actor": actor.label, "key": key}).first()
     if row is None:
         return None
     if row.fingerprint != digest:
