@@ -83,6 +83,22 @@ class Metric:
     dimension: str | Any | None = None
     dimension_title: str = ""
 
+    @classmethod
+    def percentage(
+        cls, name: str, title: str, numerator: str, denominator: str, help: str = ""
+    ) -> Metric:
+        """A ratio of two additive metrics of the plugin, in percent: 办结率 = 办结数 ÷ 受理数."""
+        return cls(
+            name=name,
+            title=title,
+            unit_label="%",
+            help=help,
+            kind="ratio",
+            numerator=numerator,
+            denominator=denominator,
+            scale=100,
+        )
+
     @property
     def additive(self) -> bool:
         """Whether values add up over units and days (``count`` or ``sum``)."""

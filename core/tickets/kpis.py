@@ -84,19 +84,6 @@ def _count(name: str, title: str, time_column: str, help: str, where: Any = None
     )
 
 
-def _rate(name: str, title: str, numerator: str, denominator: str, help: str) -> Metric:
-    return Metric(
-        name=name,
-        title=title,
-        unit_label="%",
-        help=help,
-        kind="ratio",
-        numerator=numerator,
-        denominator=denominator,
-        scale=100,
-    )
-
-
 def ticket_metrics() -> list[Metric]:
     """The KPIs, in the order dashboards list them."""
     return [
@@ -115,11 +102,15 @@ def ticket_metrics() -> list[Metric]:
             "期间内签收、且在响应时限内签收的诉求",
             col(Ticket.responded_on_time).is_(True),
         ),
-        _rate("response_rate", "响应率", "signed_on_time", "signed", "按时签收数 ÷ 签收数"),
+        Metric.percentage(
+            "response_rate", "响应率", "signed_on_time", "signed", "按时签收数 ÷ 签收数"
+        ),
         _count(
             "resolved", "办结数", "resolved_at", "期间内办结的诉求（重办后再次办结的按最后一次计）"
         ),
-        _rate("resolution_rate", "办结率", "resolved", "submitted", "期间内办结数 ÷ 期间内提交数"),
+        Metric.percentage(
+            "resolution_rate", "办结率", "resolved", "submitted", "期间内办结数 ÷ 期间内提交数"
+        ),
         _count(
             "resolved_on_time",
             "按期办结数",
@@ -127,7 +118,9 @@ def ticket_metrics() -> list[Metric]:
             "期间内办结、且在办理时限内办结的诉求",
             col(Ticket.resolved_on_time).is_(True),
         ),
-        _rate("on_time_rate", "按期办结率", "resolved_on_time", "resolved", "按期办结数 ÷ 办结数"),
+        Metric.percentage(
+            "on_time_rate", "按期办结率", "resolved_on_time", "resolved", "按期办结数 ÷ 办结数"
+        ),
         _count(
             "resolved_locally",
             "层级内化解数",
@@ -135,7 +128,7 @@ def ticket_metrics() -> list[Metric]:
             "期间内在网格或村社一级办结的诉求（小事不出格，大事不出社）",
             col(Ticket.resolved_level).in_(LOCAL_LEVELS),
         ),
-        _rate(
+        Metric.percentage(
             "local_rate", "层级内化解率", "resolved_locally", "resolved", "层级内化解数 ÷ 办结数"
         ),
         _count(
@@ -145,7 +138,7 @@ def ticket_metrics() -> list[Metric]:
             "期间内办结的诉求中曾被重办的",
             col(Ticket.reopens) > 0,
         ),
-        _rate("reopen_rate", "重办率", "reopened", "resolved", "重办办结数 ÷ 办结数"),
+        Metric.percentage("reopen_rate", "重办率", "reopened", "resolved", "重办办结数 ÷ 办结数"),
         Metric(
             name="handling_hours",
             title="办理时长合计",
@@ -178,7 +171,9 @@ def ticket_metrics() -> list[Metric]:
             "期间内评价为满意或基本满意的诉求",
             col(Ticket.satisfaction).in_(SATISFIED),
         ),
-        _rate("satisfaction_rate", "满意率", "satisfied", "rated", "（满意 + 基本满意）÷ 已评价"),
+        Metric.percentage(
+            "satisfaction_rate", "满意率", "satisfied", "rated", "（满意 + 基本满意）÷ 已评价"
+        ),
         _count(
             "solved",
             "已解决数",
@@ -186,7 +181,7 @@ def ticket_metrics() -> list[Metric]:
             "期间内评价时群众表示问题已解决的诉求",
             col(Ticket.solved).is_(True),
         ),
-        _rate("solve_rate", "解决率", "solved", "rated", "群众表示已解决 ÷ 已评价"),
+        Metric.percentage("solve_rate", "解决率", "solved", "rated", "群众表示已解决 ÷ 已评价"),
         _count(
             "unrated",
             "未评价数",

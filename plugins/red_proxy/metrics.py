@@ -37,19 +37,6 @@ def _count(name: str, title: str, time_column: str, help: str, where: Any = None
     )
 
 
-def _rate(name: str, title: str, numerator: str, denominator: str, help: str) -> Metric:
-    return Metric(
-        name=name,
-        title=title,
-        unit_label="%",
-        help=help,
-        kind="ratio",
-        numerator=numerator,
-        denominator=denominator,
-        scale=100,
-    )
-
-
 METRICS: list[Metric] = [
     _count("orders", "点单数", "ordered_at", "期间内群众点单的代办单"),
     _count(
@@ -60,7 +47,7 @@ METRICS: list[Metric] = [
         col(Order.withdrawn_at).is_(None),
     ),
     _count("done", "办结数", "done_at", "期间内办结的代办单"),
-    _rate("completion_rate", "办结率", "done", "valid_orders", "办结数 ÷ 有效点单数"),
+    Metric.percentage("completion_rate", "办结率", "done", "valid_orders", "办结数 ÷ 有效点单数"),
     _count(
         "done_on_time",
         "按期办结数",
@@ -68,7 +55,7 @@ METRICS: list[Metric] = [
         "期间内办结、且在事项办结时限内办结的代办单",
         col(Order.done_on_time).is_(True),
     ),
-    _rate("on_time_rate", "按期办结率", "done_on_time", "done", "按期办结数 ÷ 办结数"),
+    Metric.percentage("on_time_rate", "按期办结率", "done_on_time", "done", "按期办结数 ÷ 办结数"),
     Metric(
         name="hours_taken",
         title="办理用时合计",
@@ -98,5 +85,7 @@ METRICS: list[Metric] = [
         "期间内评为很满意、满意、较满意或基本满意的代办单",
         col(Order.satisfaction).in_(SATISFIED),
     ),
-    _rate("satisfaction_rate", "满意率", "satisfied", "rated", "（满意 + 基本满意）÷ 已评单数"),
+    Metric.percentage(
+        "satisfaction_rate", "满意率", "satisfied", "rated", "（满意 + 基本满意）÷ 已评单数"
+    ),
 ]

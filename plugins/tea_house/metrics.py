@@ -31,19 +31,6 @@ def _issues(name: str, title: str, help: str, time_column: str, where: object = 
     )
 
 
-def _rate(name: str, title: str, numerator: str, denominator: str, help: str) -> Metric:
-    return Metric(
-        name=name,
-        title=title,
-        unit_label="%",
-        help=help,
-        kind="ratio",
-        numerator=numerator,
-        denominator=denominator,
-        scale=100,
-    )
-
-
 METRICS = [
     Metric(
         name="sessions",
@@ -105,8 +92,10 @@ METRICS = [
         "reported_at",
         col(TeaHouseIssue.reported_at).is_not(None),
     ),
-    _rate("solve_rate", "解决率", "issues_solved", "issues_raised", "解决数 ÷ 反映问题数"),
-    _rate(
+    Metric.percentage(
+        "solve_rate", "解决率", "issues_solved", "issues_raised", "解决数 ÷ 反映问题数"
+    ),
+    Metric.percentage(
         "reported_share",
         "结果通报率",
         "issues_reported",
