@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,8 @@ def test_plugins_list_shows_the_four_builtins(cli) -> None:  # type: ignore[no-u
         ("mobile_office", "民情直通车"),
     ]:
         line = next(line for line in out.splitlines() if f" {name} " in line)
-        assert title in line and "0.1.0" in line and "builtin" in line
+        version = importlib.import_module(f"plugins.{name}").PLUGIN.version
+        assert title in line and f" {version} " in line and "builtin" in line
 
 
 def test_enable_and_disable_at_a_unit_are_listed_and_audited(demo_db) -> None:  # type: ignore[no-untyped-def]

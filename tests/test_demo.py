@@ -27,6 +27,7 @@ from core.identity.access import CORE_ROLES
 from core.identity.models import Account, RoleAssignment
 from core.identity.secrets import check_password_policy
 from core.identity.service import authenticate
+from core.plugins.declarations import collect
 from core.plugins.models import PluginSetting
 from core.plugins.registry import PluginRegistry
 from core.tickets.models import Ticket
@@ -235,11 +236,17 @@ def test_demo_command_prints_how_to_log_in(
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert served == [("127.0.0.1", 8123, 1)]
-    assert f"新增 {len(demo_unit_rows())} 个单位、{len(DEMO_ACCOUNTS)} 个账号" in out
+    practices = collect(PluginRegistry().load(), "demo_accounts", DemoAccount)
+    plugin_accounts = [account for accounts in practices.values() for account in accounts]
+    assert {"knock_door", "tea_house", "red_proxy", "mobile_office"} <= set(practices)
+    created = len(DEMO_ACCOUNTS) + len(plugin_accounts)
+    assert f"新增 {len(demo_unit_rows())} 个单位、{created} 个账号" in out
     assert "http://127.0.0.1:8123/login" in out
     assert "http://127.0.0.1:8123/admin/plugins" in out
     assert "仅供演示" in out and "demo only" in out
-    for demo in DEMO_ACCOUNTS:
+    for summary in ("敲门嫂：", "民情茶馆：", "红色代办（演示数据）：", "民情直通车："):
+        assert summary in out  # each practice's demo records, through its own services
+    for demo in (*DEMO_ACCOUNTS, *plugin_accounts):
         line = next(line for line in out.splitlines() if f" {demo.username} " in line)
         assert demo.role in line and demo.unit_code in line and DEMO_PASSWORD in line
     assert "府山街道 330802001000" in out
@@ -249,7 +256,7 @@ def test_demo_command_prints_how_to_log_in(
     assert again.exit_code == 0
     assert "新增 0 个单位、0 个账号" in again.stdout
     assert "3000 户" in again.stdout and "已存在，未改动" in again.stdout
-    assert again.stdout.count(DEMO_PASSWORD) == len(DEMO_ACCOUNTS)
+    assert again.stdout.count(DEMO_PASSWORD) == created  # every account listed again
 
 
 # -- the two demo hooks: a plugin's demo accounts and records ---------------------------------

@@ -121,6 +121,7 @@ EXEMPT = {
     "/docs/oauth2-redirect": "public schema",
     "/redoc": "public schema",
     "/static/core": "public style sheet and icon",
+    "/static/plugins/tea_house": "the tea house's public style sheet",
     "/api/v1/tickets/types": "the catalogue of request types offered at a unit: no records",
     "/tickets/public": "the public 公示 board as a page: the same rows as /api/v1/tickets/public",
     "/api/v1/tickets/public": "public 公示 board: published, de-identified tickets only "
