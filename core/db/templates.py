@@ -104,17 +104,24 @@ def prepare_migrated(url: str, registry: PluginRegistry) -> bool:
         return True  # the statements were recorded while migrating this very database
     engine = make_engine(url)
     try:
-        with engine.begin() as conn:  # replayed on the driver's cursor exactly as recorded
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            for statement, parameters, many in script:
-                if many:
-                    cursor.executemany(statement, parameters)
-                else:
-                    cursor.execute(statement, parameters)
-            cursor.close()
+        with engine.begin() as conn:
+            _replay(conn, script)
     finally:
         engine.dispose()
     return True
+
+
+def _replay(conn: Any, statements: list[Statement]) -> None:
+    """Run recorded statements on the driver's cursor exactly as they were sent."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        for statement, parameters, many in statements:
+            if many:
+                cursor.executemany(statement, parameters)
+            else:
+                cursor.execute(statement, parameters)
+    finally:
+        cursor.close()
 
 
 def _schema_of(url: str) -> str | None:
@@ -179,13 +186,7 @@ def recycle(url: str) -> bool:
             for table in sorted(made - versions):
                 conn.exec_driver_sql(f'DELETE FROM "{table}"')
             conn.exec_driver_sql(RESTART_SEQUENCES, {"schema": schema})
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            for statement, parameters, many in seeds:
-                if many:
-                    cursor.executemany(statement, parameters)
-                else:
-                    cursor.execute(statement, parameters)
-            cursor.close()
+            _replay(conn, seeds)
             spare = f"sanmin_spare_{uuid.uuid4().hex[:12]}"
             conn.exec_driver_sql(f'ALTER SCHEMA "{schema}" RENAME TO "{spare}"')
     finally:
