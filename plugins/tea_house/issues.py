@@ -30,6 +30,7 @@ from .service import (
     RESPOND,
     FieldProblem,
     TeaHouseError,
+    audited,
     bump,
     in_status,
     local_day,
@@ -83,6 +84,7 @@ def record_issue(
         if found is None:
             raise
         return found, False
+    audited(session, actor.label, "issue.record", issue, {"outcome": issue.outcome})
     return issue, True
 
 
@@ -136,6 +138,7 @@ def answer_issue(
     issue.decided_at = issue.solved_at = moment
     session.add(issue)
     session.flush()
+    audited(session, actor.label, "issue.answer", issue)
     return issue
 
 
@@ -191,6 +194,9 @@ def transfer_issue(
         ticket.version,
     )
     session.add(issue)
+    session.flush()
+    after = {"ticket_id": ticket.id, "promised_by": issue.promised_by.isoformat()}
+    audited(session, actor.label, "issue.transfer", issue, after)
     session.commit()
     return issue
 

@@ -23,7 +23,7 @@ from fastapi import HTTPException
 from sqlalchemy import ColumnElement, and_, update
 from sqlmodel import Session, col
 
-from core import Actor, Kernel, Level, Scope, list_units, parse_code, scope_clause
+from core import Actor, Kernel, Level, Scope, audit, list_units, parse_code, scope_clause
 
 from .models import TeaHouseIssue, TeaHouseSession
 
@@ -136,6 +136,26 @@ def township_of(unit_code: str) -> str:
     found = parse_code(unit_code).ancestor_at(Level.township)
     assert found is not None, "a village lies in a township"
     return found
+
+
+def audited(
+    session: Session,
+    by: str,
+    action: str,
+    row: Any,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Write the audit entry of a change to ``row`` (flushed: it has its id) in the same
+    transaction: ``tea_house.<action>`` on ``tea_house_<table>:<id>`` at its unit."""
+    audit(
+        session,
+        actor=by,
+        action=f"{PLUGIN}.{action}",
+        target_type=row.__tablename__,
+        target_id=str(row.id),
+        unit_code=row.unit_code,
+        after=after,
+    )
 
 
 def bump(session: Session, row: TeaHouseSession | TeaHouseIssue, version: int) -> None:

@@ -28,6 +28,7 @@ from .service import (
     ROSTER_ROLES,
     FieldProblem,
     TeaHouseError,
+    audited,
     bump,
     in_status,
     local_day,
@@ -56,6 +57,7 @@ def save_schedule(
     row.updated_at = now_of(kernel)
     session.add(row)
     _flush(session, "本村社的固定沟通日刚被他人设置，请刷新后重试 / set meanwhile: retry")
+    audited(session, actor.label, "schedule.save", row, body.model_dump(mode="json"))
     return row
 
 
@@ -152,6 +154,7 @@ def announce_at(
     )
     session.add(row)
     _flush(session, taken)
+    audited(session, by, "session.announce", row, {"held_on": row.held_on.isoformat()})
     emit(
         session,
         "tea_house.session_announced",
@@ -213,6 +216,7 @@ def open_session(
     row.status, row.opened_at = "held", moment
     session.add(row)
     session.flush()
+    audited(session, actor.label, "session.open", row)
     return row
 
 
@@ -255,6 +259,13 @@ def close_session(
             .values(reported_session_id=row.id, reported_at=moment)
         )
     session.flush()
+    audited(
+        session,
+        actor.label,
+        "session.close",
+        row,
+        {"attendance": row.attendance, "leaders": row.leaders, "reported": len(settled)},
+    )
     emit(
         session,
         "tea_house.session_closed",
@@ -276,6 +287,7 @@ def cancel_session(
     row.status, row.cancel_reason = "cancelled", body.reason
     session.add(row)
     session.flush()
+    audited(session, actor.label, "session.cancel", row, {"reason": body.reason})
     return row
 
 

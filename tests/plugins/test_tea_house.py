@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from core import PluginDisabled, Unit, get_ticket, metric_value, transition_ticket
+from core.audit.models import AuditEntry
 from core.testing import Sanmin
 
 PLUGIN = "tea_house"
@@ -731,3 +733,33 @@ def test_the_job_announces_each_fixed_day_in_time_and_once(sanmin: Sanmin) -> No
     paused = ok(cadre.put(f"{API}/schedule", params=unit, json={**body, "active": False}))
     assert paused["active"] is False
     assert len(run(date(2030, 5, 6))) == 2
+
+
+def test_every_change_is_audited_by_whom_and_where(sanmin: Sanmin) -> None:
+    village = village_in(sanmin)
+    cadre = sanmin.client_as("village_cadre", village)
+    first = held(cadre, sanmin, village)  # announced, then opened on its day
+    answered = record(cadre, first, answer="已当场答复")
+    issue = record(cadre, first)
+    transfer(cadre, issue, FIRST + timedelta(days=10))
+    close(cadre, first)
+    with sanmin.session() as session:
+        entries = session.exec(
+            select(AuditEntry)
+            .where(AuditEntry.action.startswith("tea_house."))  # type: ignore[attr-defined]
+            .order_by(AuditEntry.id)
+        ).all()
+    assert [(e.action, e.target_type) for e in entries] == [
+        ("tea_house.session.announce", "tea_house_session"),
+        ("tea_house.session.open", "tea_house_session"),
+        ("tea_house.issue.record", "tea_house_issue"),
+        ("tea_house.issue.record", "tea_house_issue"),
+        ("tea_house.issue.transfer", "tea_house_issue"),
+        ("tea_house.session.close", "tea_house_session"),
+    ]
+    assert entries[2].target_id == str(answered["id"]) and entries[2].after == {
+        "outcome": "answered"
+    }
+    assert entries[4].after["ticket_id"] is not None
+    assert {e.unit_code for e in entries} == {village.code}
+    assert len({e.actor for e in entries}) == 1  # the cadre's label, on each
