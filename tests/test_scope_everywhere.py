@@ -76,6 +76,7 @@ COVERED = {
     "/api/v1/audit",
     "/api/v1/audit/export",
     "/admin/audit",
+    "/admin/dashboard",  # tests/test_metrics_dashboard.py: 404 for a unit outside the scope
     "/api/v1/plugins/{plugin}/settings/{unit_code}",
     "/admin/plugins/{plugin}/settings/{unit_code}",
     # accounts: each route needs an account first; cases in tests/test_accounts.py

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from core.hookspecs import hookimpl
 from core.identity.access import Permission
 from core.jobs.spec import Job
-from core.metrics import api, prometheus
+from core.metrics import api, dashboard, prometheus
 from core.metrics.refresh import run_refresh
 from core.plugins.manifest import PluginManifest
+from core.plugins.toggles import ScopeUnit
 from core.version import __version__
+from core.web.menu import MenuLink
 
 PLUGIN = PluginManifest(
     name="metrics",
@@ -43,9 +45,21 @@ def register_api_routes() -> APIRouter:
     return api.router
 
 
+PAGES = APIRouter()
+PAGES.include_router(prometheus.router)
+PAGES.include_router(dashboard.router)
+
+
 @hookimpl
 def register_page_routes() -> APIRouter:
-    return prometheus.router
+    return PAGES
+
+
+@hookimpl
+def menu_links(township: ScopeUnit | None, request: Request) -> list[MenuLink]:
+    return [
+        MenuLink(href="/admin/dashboard", label="指标看板", order=200, permission=api.PERMISSION)
+    ]
 
 
 @hookimpl
