@@ -90,3 +90,17 @@ def test_a_practice_switched_off_in_a_township_is_gone_there_for_its_accounts(
     assert client.get(page, params={"unit": unit}).status_code == 404
     demo.set("red_proxy", "330802001000", None)  # back to what the county says: on
     assert rows(client.get(listing, params={"unit": unit}))
+
+
+def test_each_practice_s_metrics_are_on_the_dashboard_up_to_the_county(demo: Sanmin) -> None:
+    county = demo.client_as("county_admin", "330802000000")  # 柯城区
+    township = county.get("/admin/dashboard", params={"unit": "330802001000"})  # 府山街道
+    up = county.get("/admin/dashboard", params={"unit": "330802000000"})
+    for page in (township, up):
+        assert page.status_code == 200, page.text
+        for title in ("为民办事", "敲门嫂", "民情茶馆", "红色代办"):
+            assert f"<h2>{title}</h2>" in page.text, title
+        assert "月探访率" in page.text and "<h2>民情直通车</h2>" not in page.text  # off here
+    qujiang = demo.client_as("county_admin", "330803000000")  # 衢江区, where 直通车 runs
+    board = qujiang.get("/admin/dashboard", params={"unit": "330803000000"}).text
+    assert "<h2>民情直通车</h2>" in board and "当场办结率" in board
