@@ -132,13 +132,7 @@ def metrics_at_unit(
     with kernel.engine.connect() as conn:
         found = visible_unit(conn, unit or actor.home_unit or "", visible)
         reader = MetricReader(conn, kernel)
-        code = parse_code(found["code"])
-        counted = [
-            (item, ranges)
-            for item in kernel.metrics.all()
-            if (ranges := reader.ranges(item.plugin, code))
-        ]
-        reader.prefetch(item for item, _ in counted)
+        counted = reader.counted_at(parse_code(found["code"]))
         metrics = [
             describe(kernel, item, reader.value(item, ranges, period)) for item, ranges in counted
         ]

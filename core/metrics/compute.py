@@ -146,6 +146,17 @@ class MetricReader:
         """Where ``plugin``'s records count below ``unit`` (empty: its metrics are absent)."""
         return self.catalog.coverage.ranges(self.snapshot, plugin, unit)
 
+    def counted_at(self, unit: UnitCode) -> list[tuple[Declared, tuple[Range, ...]]]:
+        """Every metric that counts at ``unit`` (its plugin on somewhere under it), with its
+        ranges, in catalogue order; how fresh their aggregates are is read in one query."""
+        counted = [
+            (item, ranges)
+            for item in self.catalog.all()
+            if (ranges := self.ranges(item.plugin, unit))
+        ]
+        self.prefetch(item for item, _ in counted)
+        return counted
+
     def require(self, plugin: str, unit_code: str) -> tuple[UnitCode, tuple[Range, ...]]:
         """The parsed unit and its ranges. :raises PluginDisabled: the plugin is on nowhere
         under the unit (naming its township, or the county or city itself)."""

@@ -43,13 +43,7 @@ def _figures(
     with kernel.engine.connect() as conn:
         found = visible_unit(conn, unit or actor.home_unit or "", visible)
         reader = MetricReader(conn, kernel)
-        code = parse_code(found["code"])
-        counted = [
-            (item, ranges)
-            for item in kernel.metrics.all()
-            if (ranges := reader.ranges(item.plugin, code))
-        ]
-        reader.prefetch(item for item, _ in counted)
+        counted = reader.counted_at(parse_code(found["code"]))
         groups: dict[str, list[dict[str, Any]]] = {}
         for item, ranges in counted:
             info = kernel.registry.info(item.plugin)
