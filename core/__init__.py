@@ -13,7 +13,7 @@ from core.archives.extensions import ArchiveField
 from core.archives.household_file import HouseholdSection, SectionEntry
 from core.archives.idnumbers import IdNumberError, mask_id_number, mask_phone, validate_id_number
 from core.archives.models import ArchiveHousehold, ArchivePerson
-from core.audit.service import record as audit
+from core.audit.service import record as record_audit
 from core.db.engine import get_session, make_engine
 from core.db.migration_env import run_migrations_env
 from core.db.types import UTCDateTime, utcnow
@@ -117,7 +117,6 @@ __all__ = [
     "WorkflowInstance",
     "__version__",
     "apply_transition",
-    "audit",
     "care_thresholds",
     "create_ticket",
     "current_scope",
@@ -139,6 +138,7 @@ __all__ = [
     "page_link",
     "parse_code",
     "rate_ticket",
+    "record_audit",
     "render",
     "role_at",
     "run_migrations_env",

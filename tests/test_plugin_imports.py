@@ -37,3 +37,14 @@ def test_the_check_sees_an_internal_import(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert core_internals(sample) == ["sample.py:2 core.kernel", "sample.py:3 core.tickets"]
+
+
+def test_no_name_core_exports_hides_one_of_its_modules() -> None:
+    # ``from core.audit.service import record as audit`` in core/__init__.py once made
+    # ``import core.audit.api`` fail: the attribute ``core.audit`` was the function
+    import pkgutil
+
+    import core
+
+    modules = {module.name for module in pkgutil.iter_modules(core.__path__)}
+    assert sorted(set(core.__all__) & modules) == []

@@ -23,7 +23,16 @@ from fastapi import HTTPException
 from sqlalchemy import ColumnElement, and_, update
 from sqlmodel import Session, col
 
-from core import Actor, Kernel, Level, Scope, audit, list_units, parse_code, scope_clause
+from core import (
+    Actor,
+    Kernel,
+    Level,
+    Scope,
+    list_units,
+    parse_code,
+    record_audit,
+    scope_clause,
+)
 
 from .models import TeaHouseIssue, TeaHouseSession
 
@@ -147,7 +156,7 @@ def audited(
 ) -> None:
     """Write the audit entry of a change to ``row`` (flushed: it has its id) in the same
     transaction: ``tea_house.<action>`` on ``tea_house_<table>:<id>`` at its unit."""
-    audit(
+    record_audit(
         session,
         actor=by,
         action=f"{PLUGIN}.{action}",
