@@ -38,10 +38,10 @@ from .schemas import CallIn, FeedbackIn, TriageIn
 from .scoping import (
     as_local,
     day_bounds,
-    enabled_at,
     local_day,
     now_of,
     readable,
+    readable_row,
     request_township,
     shown_name,
     townships_on,
@@ -86,10 +86,7 @@ def visible(kernel: Kernel, actor: Actor) -> ColumnElement[bool]:
 
 def get_call(session: Session, kernel: Kernel, actor: Actor, call_id: int) -> Call:
     """A call ``actor`` may read, in a township where the plugin is on; 404 otherwise."""
-    call = session.exec(select(Call).where(col(Call.id) == call_id, visible(kernel, actor))).first()
-    if call is None or not enabled_at(kernel, call.township_code):
-        raise Refusal(404, NOT_FOUND)
-    return call
+    return readable_row(session, kernel, actor, Call, call_id, NOT_FOUND)
 
 
 def _at_unit(

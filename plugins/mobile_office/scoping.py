@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from core import Actor, Kernel, Level, Scope, list_units, parse_code, scope_clause
 
@@ -86,6 +86,21 @@ def readable(kernel: Kernel, actor: Actor, column: Any) -> ColumnElement[bool]:
 def enabled_at(kernel: Kernel, township_code: str) -> bool:
     """Whether the plugin is on in a township."""
     return PLUGIN in kernel.scope(township_code).enabled
+
+
+def readable_row(
+    session: Session, kernel: Kernel, actor: Actor, model: Any, row_id: int, not_found: str
+) -> Any:
+    """The row ``row_id`` of ``model`` (a call or a trip: ``id``, ``unit_code``,
+    ``township_code``) if ``actor`` may read it and the plugin is on in its township; 404
+    with ``not_found`` otherwise."""
+    query = select(model).where(
+        col(model.id) == row_id, readable(kernel, actor, col(model.unit_code))
+    )
+    row = session.exec(query).first()
+    if row is None or not enabled_at(kernel, row.township_code):
+        raise Refusal(404, not_found)
+    return row
 
 
 def townships_on(session: Session, kernel: Kernel, scope: Scope) -> list[str]:

@@ -34,12 +34,12 @@ from .models import Call, OnSiteRecord, Trip, TripCrew, TripTicket
 from .schemas import MoveIn, RecordIn, TripIn
 from .scoping import (
     day_bounds,
-    enabled_at,
     end_of_day,
     is_account,
     local_day,
     now_of,
     readable,
+    readable_row,
     request_township,
     shown_name,
     township_of,
@@ -67,10 +67,7 @@ def visible(kernel: Kernel, actor: Actor) -> ColumnElement[bool]:
 
 def get_trip(session: Session, kernel: Kernel, actor: Actor, trip_id: int) -> Trip:
     """A trip ``actor`` may read, in a township where the plugin is on; 404 otherwise."""
-    trip = session.exec(select(Trip).where(col(Trip.id) == trip_id, visible(kernel, actor))).first()
-    if trip is None or not enabled_at(kernel, trip.township_code):
-        raise Refusal(404, NOT_FOUND)
-    return trip
+    return readable_row(session, kernel, actor, Trip, trip_id, NOT_FOUND)
 
 
 def list_trips(
