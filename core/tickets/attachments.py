@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.audit.service import record
 from core.events.outbox import emit
 from core.identity.access import Actor
+from core.kernel import Kernel
 from core.tickets import service, views
 from core.tickets.api import Signed, invalid
 from core.tickets.models import Ticket, TicketAttachment
@@ -100,9 +101,10 @@ class Spooled:
     sha256: str
 
 
-def _write(upload: UploadFile, root: Path, limit: int) -> Spooled:
+def spool(upload: UploadFile, root: Path, limit: int) -> Spooled:
     """Copy ``upload`` to a temporary file beside its final place, checking its type on the
-    first bytes and its size as it goes (415, 413); then sync it and rename it into place."""
+    first bytes and its size as it goes (415, 413); then sync it and rename it into place.
+    The caller removes ``path`` when what it writes after this fails."""
     upload.file.seek(0)
     head = upload.file.read(CHUNK)
     content_type = sniff(head)
@@ -135,68 +137,94 @@ def _write(upload: UploadFile, root: Path, limit: int) -> Spooled:
     return Spooled(final, stored_name, content_type, size, digest.hexdigest())
 
 
-def _store(request: Request, actor: Actor, ticket_id: int, upload: UploadFile) -> dict[str, Any]:
+def discard(spooled: list[Spooled]) -> None:
+    """Remove files written by :func:`spool` that no committed row names."""
+    for one in spooled:
+        with contextlib.suppress(FileNotFoundError):
+            one.path.unlink()
+
+
+def lock_for_photos(session: Session, ticket_id: int, adding: int) -> Ticket:
+    """The ticket, locked (PostgreSQL) so that two uploads at once cannot pass the limit
+    together; 409 when it is closed, 422 when ``adding`` more would exceed
+    :data:`MAX_PER_TICKET`."""
+    ticket = session.exec(select(Ticket).where(col(Ticket.id) == ticket_id).with_for_update()).one()
+    if ticket.state in views.CLOSED_STATES:
+        raise _refused(409, "工单已办结归档，不能再添加照片 / the ticket is closed")
+    count = session.exec(
+        select(func.count())
+        .select_from(TicketAttachment)
+        .where(col(TicketAttachment.ticket_id) == ticket_id)
+    ).one()
+    if count + adding > MAX_PER_TICKET:
+        raise invalid(
+            FILE, f"每件工单最多 {MAX_PER_TICKET} 张照片 / at most {MAX_PER_TICKET} photos"
+        )
+    return ticket
+
+
+def attach(
+    session: Session,
+    kernel: Kernel,
+    actor: Actor,
+    ticket: Ticket,
+    spooled: Spooled,
+    filename: str | None,
+) -> TicketAttachment:
+    """The row of a spooled photo, its audit entry and its event, in the caller's
+    transaction (not committed)."""
+    assert ticket.id is not None
+    row = TicketAttachment(
+        ticket_id=ticket.id,
+        stored_name=spooled.stored_name,
+        filename=clean_filename(filename),
+        content_type=spooled.content_type,
+        size=spooled.size,
+        sha256=spooled.sha256,
+        actor=actor.label,
+        created_at=kernel.workflows.clock(),
+    )
+    session.add(row)
+    session.flush()
+    facts = {
+        "attachment_id": row.id,
+        "content_type": row.content_type,
+        "size": row.size,
+        "sha256": row.sha256,
+    }
+    record(
+        session,
+        actor=actor.label,
+        action="ticket.attach",
+        target_type="ticket",
+        target_id=str(ticket.id),
+        unit_code=ticket.unit_code,
+        after=facts,
+    )
+    emit(
+        session,
+        "ticket.attachment_added",
+        ticket.unit_code,
+        subject=f"ticket:{ticket.id}",
+        actor_id=actor.id if actor.kind == "account" else None,
+        payload={"ticket_id": ticket.id, **facts},
+    )
+    return row
+
+
+def store(request: Request, actor: Actor, ticket_id: int, upload: UploadFile) -> dict[str, Any]:
     """Check who and how many, write the file, then the row, the audit entry and the event
     in one commit; the file is removed when anything after writing it fails."""
     kernel = request.app.state.kernel
     with Session(kernel.engine, expire_on_commit=False) as session:
         service.get_ticket(session, kernel, actor, ticket_id)
-        # lock the ticket (PostgreSQL) so that two uploads at once cannot make a tenth photo
-        ticket = session.exec(
-            select(Ticket).where(col(Ticket.id) == ticket_id).with_for_update()
-        ).one()
-        if ticket.state in views.CLOSED_STATES:
-            raise _refused(409, "工单已办结归档，不能再添加照片 / the ticket is closed")
-        count = session.exec(
-            select(func.count())
-            .select_from(TicketAttachment)
-            .where(col(TicketAttachment.ticket_id) == ticket_id)
-        ).one()
-        if count >= MAX_PER_TICKET:
-            raise invalid(
-                FILE, f"每件工单最多 {MAX_PER_TICKET} 张照片 / at most {MAX_PER_TICKET} photos"
-            )
-        spooled = _write(upload, attachment_dir(request), kernel.settings.attachment_max_bytes)
+        ticket = lock_for_photos(session, ticket_id, 1)
+        spooled = spool(upload, attachment_dir(request), kernel.settings.attachment_max_bytes)
         try:
-            row = TicketAttachment(
-                ticket_id=ticket_id,
-                stored_name=spooled.stored_name,
-                filename=clean_filename(upload.filename),
-                content_type=spooled.content_type,
-                size=spooled.size,
-                sha256=spooled.sha256,
-                actor=actor.label,
-                created_at=kernel.workflows.clock(),
-            )
-            session.add(row)
-            session.flush()
-            facts = {
-                "attachment_id": row.id,
-                "content_type": row.content_type,
-                "size": row.size,
-                "sha256": row.sha256,
-            }
-            record(
-                session,
-                actor=actor.label,
-                action="ticket.attach",
-                target_type="ticket",
-                target_id=str(ticket_id),
-                unit_code=ticket.unit_code,
-                after=facts,
-            )
-            emit(
-                session,
-                "ticket.attachment_added",
-                ticket.unit_code,
-                subject=f"ticket:{ticket_id}",
-                actor_id=actor.id if actor.kind == "account" else None,
-                payload={"ticket_id": ticket_id, **facts},
-            )
+            row = attach(session, kernel, actor, ticket, spooled, upload.filename)
             session.commit()
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                spooled.path.unlink()
+            discard([spooled])
             raise
         return views.attachment_view(row)
 
@@ -237,7 +265,7 @@ async def add_attachment(ticket_id: RowId, request: Request, actor: Signed) -> d
     if not isinstance(upload, UploadFile):
         raise invalid(FILE, "为必填项，应为一个文件 / a file is required")
     try:
-        return await run_in_threadpool(_store, request, actor, ticket_id, upload)
+        return await run_in_threadpool(store, request, actor, ticket_id, upload)
     finally:
         await form.close()
 

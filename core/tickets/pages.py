@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from sqlalchemy import case
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from core.forms.fields import FormField
 from core.forms.pages import shown
@@ -37,7 +37,7 @@ from core.forms.service import message
 from core.identity.access import Actor
 from core.identity.web import Forbidden, require_actor
 from core.kernel import Kernel
-from core.tickets import lifecycle, service, views
+from core.tickets import attachments, lifecycle, service, views
 from core.tickets.api import FIELD, TicketBody
 from core.tickets.models import CHANNELS, SATISFACTION_LEVELS, Ticket
 from core.tickets.types import PRIORITIES, TicketType
@@ -58,7 +58,13 @@ WORKFLOW = lifecycle.TICKET_WORKFLOW
 # channels a staff member reporting on someone's behalf may name (the others are machines')
 STAFF_CHANNELS = ("web", "hotline", "mobile_office", "door_knock", "tea_house", "wechat")
 SOLVED = {"yes": True, "no": False}
-DONE = {"new": "诉求已提交，请留意办理进度。", "rate": "感谢您的评价。", "cancel": "已撤销。"}
+PHOTOS = "photos"  # the file input of the request form and of the ticket page
+DONE = {
+    "new": "诉求已提交，请留意办理进度。",
+    "rate": "感谢您的评价。",
+    "cancel": "已撤销。",
+    PHOTOS: "照片已添加。",
+}
 
 
 def when(value: datetime | None) -> str:
@@ -172,6 +178,8 @@ async def _ticket_form(
             "priorities": PRIORITIES,
             "staff": staff,
             "channels": {c: CHANNELS[c] for c in STAFF_CHANNELS},
+            "max_photos": attachments.MAX_PER_TICKET,
+            "max_photo_size": size_label(kernel.settings.attachment_max_bytes),
         },
         status_code=status_code,
     )
@@ -188,6 +196,13 @@ async def ticket_form_page(
     code = submit_unit(kernel, actor, unit)
     found = offered(kernel, actor, code, kind)
     return await _ticket_form(request, actor, found, code, _blank(found, actor), new_key())
+
+
+def size_label(size: int) -> str:
+    """A byte count as people read it: ``10 MB``, ``500 KB``."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.3g} MB"
+    return f"{max(size // 1024, 1)} KB"
 
 
 def new_key() -> str:
@@ -270,52 +285,92 @@ def by_field(detail: Any) -> dict[str, str]:
     return {named.group(1): text[named.end() :]} if named else {"": text}
 
 
+def photos_from_form(form: FormData) -> list[UploadFile]:
+    """The photos chosen in the form's ``photos`` input (a browser sends an empty part when
+    none is chosen)."""
+    return [f for f in form.getlist(PHOTOS) if isinstance(f, UploadFile) and f.filename]
+
+
+def _too_large(request: Request, photos: int) -> None:
+    """413 before the body is read when it announces more than ``photos`` photos at the
+    size limit can fill."""
+    limit = _kernel(request).settings.attachment_max_bytes
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > photos * limit + attachments.FORM_SLACK:
+        raise HTTPException(413, f"{PHOTOS}: 照片总量过大 / the photos are too large")
+
+
 @pages.post("/new/{kind}", response_class=HTMLResponse)
 async def ticket_form_submit(
     request: Request, kind: Annotated[str, Path(max_length=40)], actor: Signed
 ) -> Response:
+    _too_large(request, attachments.MAX_PER_TICKET)
     kernel = _kernel(request)
-    form = await request.form()
-    code = submit_unit(kernel, actor, _text(form, "unit_code") or None)
-    found = offered(kernel, actor, code, kind)
-    staff = kernel.allowed(actor, lifecycle.HANDLE, code)
-    body, values = ticket_from_form(found, code, form, staff)
-    key = _text(form, KEY_FIELD)[:200] or None
-    if key is not None and "\x00" in key:
-        key = None
+    async with request.form(max_files=attachments.MAX_PER_TICKET) as form:
+        code = submit_unit(kernel, actor, _text(form, "unit_code") or None)
+        found = offered(kernel, actor, code, kind)
+        staff = kernel.allowed(actor, lifecycle.HANDLE, code)
+        body, values = ticket_from_form(found, code, form, staff)
+        key = _text(form, KEY_FIELD)[:200] or None
+        if key is not None and "\x00" in key:
+            key = None
+        photos = photos_from_form(form)
 
-    def create() -> int:
-        checked = TicketBody.model_validate(body)
-        with _session(request) as session:
-            ticket, _ = service.create_ticket(session, kernel, actor, checked, idempotency_key=key)
-            assert ticket.id is not None
-            return ticket.id
+        def create() -> int:
+            checked = TicketBody.model_validate(body)
+            if len(photos) > attachments.MAX_PER_TICKET:
+                raise service.TicketError(
+                    422, f"{PHOTOS}: 最多 {attachments.MAX_PER_TICKET} 张照片 / too many photos"
+                )
+            root, limit = attachments.attachment_dir(request), kernel.settings.attachment_max_bytes
+            spooled: list[attachments.Spooled] = []
+            try:
+                for photo in photos:
+                    spooled.append(attachments.spool(photo, root, limit))
+                with _session(request) as session:
+                    ticket, new = service.create_ticket(
+                        session, kernel, actor, checked, idempotency_key=key, commit=False
+                    )
+                    if new:
+                        for one, photo in zip(spooled, photos, strict=True):
+                            attachments.attach(session, kernel, actor, ticket, one, photo.filename)
+                        session.commit()
+                    else:  # a double submit: the first one stored its photos
+                        attachments.discard(spooled)
+                    assert ticket.id is not None
+                    return ticket.id
+            except BaseException:
+                attachments.discard(spooled)
+                raise
 
-    try:
-        ticket_id = await run_in_threadpool(create)
-    except ValidationError as exc:
-        errors = {}
-        for error in exc.errors():
-            errors.setdefault(".".join(str(p) for p in error["loc"]), message(error))
-        return await _ticket_form(
-            request, actor, found, code, values, key or new_key(), errors, 422
-        )
-    except HTTPException as exc:
-        if exc.status_code == 404:
-            raise
-        errors = by_field(exc.detail)
-        # the key already made another ticket (the form sent back and edited): a new one
-        fresh = "Idempotency-Key" in errors or key is None
-        return await _ticket_form(
-            request,
-            actor,
-            found,
-            code,
-            values,
-            new_key() if fresh else key,
-            errors,
-            exc.status_code,
-        )
+        try:
+            ticket_id = await run_in_threadpool(create)
+        except ValidationError as exc:
+            errors = {}
+            for error in exc.errors():
+                errors.setdefault(".".join(str(p) for p in error["loc"]), message(error))
+            return await _ticket_form(
+                request, actor, found, code, values, key or new_key(), errors, 422
+            )
+        except HTTPException as exc:
+            if exc.status_code == 404:
+                raise
+            errors = {
+                PHOTOS if name == "file" else name: text
+                for name, text in by_field(exc.detail).items()
+            }
+            # the key already made another ticket (the form sent back and edited): a new one
+            fresh = "Idempotency-Key" in errors or key is None
+            return await _ticket_form(
+                request,
+                actor,
+                found,
+                code,
+                values,
+                new_key() if fresh else key,
+                errors,
+                exc.status_code,
+            )
     return RedirectResponse(f"/tickets/{ticket_id}?done=new", status_code=303)
 
 
@@ -508,6 +563,7 @@ async def _ticket_page(
             "done": None if error else notice,
             "chosen": chosen,
             "values": values or {},
+            "max_photos": attachments.MAX_PER_TICKET,
         },
         status_code=status_code,
     )
@@ -591,6 +647,26 @@ async def transition_submit(
         service.transition_ticket(session, kernel, actor, ticket, name, version, inputs)
 
     return await _act(request, actor, ticket_id, name, inputs, take)
+
+
+@pages.post("/{ticket_id}/photos", response_class=HTMLResponse)
+async def photo_submit(request: Request, ticket_id: RowId, actor: Signed) -> Response:
+    """添加照片: one more photo of the ticket, by its reporter or staff who may read it."""
+    _too_large(request, 1)
+    async with request.form(max_files=1) as form:
+        photos = photos_from_form(form)
+        try:
+            if not photos:
+                raise service.TicketError(422, f"{PHOTOS}: 请选择一张照片 / choose a photo")
+            await run_in_threadpool(attachments.store, request, actor, ticket_id, photos[0])
+        except HTTPException as exc:
+            if exc.status_code == 404:
+                raise
+            text = next(iter(by_field(exc.detail).values()))
+            return await _ticket_page(
+                request, actor, ticket_id, error=text, status_code=exc.status_code, chosen=PHOTOS
+            )
+    return RedirectResponse(f"/tickets/{ticket_id}?done={PHOTOS}", status_code=303)
 
 
 @pages.post("/{ticket_id}/rating", response_class=HTMLResponse)

@@ -2,7 +2,8 @@
 county: the closed loop of one request, without a line of JavaScript of ours.
 
 * The demo resident of 府山社区第一网格, on a phone-sized viewport (375 px), opens 提交诉求,
-  taps 公共维修 and fills in the form: one tap for the type, one form, and the ticket page.
+  taps 公共维修 and fills in the form with a photo: one tap for the type, one form, and the
+  ticket page, which shows the photo.
 * The grid worker of that grid finds it in 工单待办 and, from the ticket page, accepts (受理),
   signs (签收) and resolves (办结) it.
 * The resident rates it 很满意 and says it was solved.
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import SanminServer
+from tests.test_ticket_attachments import png
 
 from .conftest import Watched, copy_for_humans, log_in
 
@@ -93,6 +95,9 @@ def test_a_resident_submits_a_worker_handles_and_the_resident_rates(
     form.get_by_label("地址（选填）").fill("幸福路 3 号")
     form.get_by_label("设施类型").select_option("路灯")
     form.get_by_label("联系电话（选填）").fill("13812345678")
+    photo = tmp_path / "路灯.png"
+    photo.write_bytes(png(40, 30))
+    form.get_by_label(re.compile("^照片")).set_input_files(photo)
     fits_the_screen(phone)
     shot(phone, tmp_path, "phone-form")
     form.get_by_role("button", name="提交", exact=True).click()
@@ -100,6 +105,11 @@ def test_a_resident_submits_a_worker_handles_and_the_resident_rates(
     expect(page.get_by_role("status")).to_have_text("诉求已提交，请留意办理进度。")
     expect(page.locator("#ticket [data-state]")).to_have_text("已提交")
     ticket_url = page.url.removesuffix("?done=new")
+    shown = page.locator("#photos img")
+    expect(shown).to_have_count(1)
+    expect(shown).to_have_attribute("alt", "第 1 张照片：路灯.png")
+    page.wait_for_function("() => document.querySelector('#photos img').complete")
+    assert shown.evaluate("img => img.naturalWidth") == 40  # served and decoded whole
     fits_the_screen(phone)
 
     worker = watched.page
