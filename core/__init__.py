@@ -51,6 +51,7 @@ from core.units.models import Unit
 from core.units.service import UnitNotFound, get_unit, in_subtree, list_units
 from core.version import __version__
 from core.web.menu import MenuLink
+from core.web.panels import WorkbenchItem, WorkbenchPanel
 from core.web.render import page_link, render
 from core.web.scope import current_scope
 from core.workflows.deadlines import Deadline
@@ -112,6 +113,8 @@ __all__ = [
     "Unit",
     "UnitCodeError",
     "UnitNotFound",
+    "WorkbenchItem",
+    "WorkbenchPanel",
     "Workflow",
     "WorkflowError",
     "WorkflowInstance",

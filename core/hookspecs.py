@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from core.plugins.toggles import ScopeUnit
     from core.tickets.types import TicketType
     from core.web.menu import MenuLink
+    from core.web.panels import WorkbenchPanel
     from core.workflows.spec import Workflow, WorkflowInstance
 
 PROJECT = "sanmin"
@@ -370,6 +371,30 @@ class TownshipSpecs:
         Township scope: only plugins enabled in ``township`` are called. A
         failing implementation is logged with the plugin's name and skipped,
         so this hook does not support wrappers.
+
+        .. versionadded:: 0.1
+        """
+
+    @hookspec
+    def workbench_panels(
+        self, township: ScopeUnit | None, request: Request
+    ) -> list[WorkbenchPanel] | Any:
+        """Return the panels this plugin adds to the staff workbench (``/admin``, 工作台).
+
+        :param township: the township of the actor's home unit (or the county or city
+            when that is where the actor works): only plugins enabled there are called.
+        :param request: the current request; ``request.state.actor`` is the signed-in
+            staff member the panels are for.
+        :return: a list of :class:`core.WorkbenchPanel`, ``None``, or an awaitable of
+            either. An implementation that reads the database should be ``async def`` and
+            do its reading with ``starlette.concurrency.run_in_threadpool`` so as not to
+            hold up the event loop. Return nothing for an actor the panel is not for (the
+            page shows only what a panel contains; what its links open checks access
+            itself).
+
+        Township scope: only plugins enabled in ``township`` are called. A failing
+        implementation is logged with the plugin's name and skipped (the page still
+        answers), so this hook does not support wrappers.
 
         .. versionadded:: 0.1
         """

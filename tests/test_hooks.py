@@ -112,7 +112,9 @@ def test_a_disabled_plugin_never_runs_for_any_township_hook(sanmin) -> None:
         params = [
             p for p in inspect.signature(getattr(TownshipSpecs, hook)).parameters if p != "self"
         ]
-        getattr(hooks, hook)(**dict.fromkeys(params))
+        for result in getattr(hooks, hook)(**dict.fromkeys(params)) or ():
+            if inspect.iscoroutine(result):  # an async implementation of the core: not run
+                result.close()
     assert sorted(spy_on.calls) == sorted(TOWNSHIP_HOOK_NAMES)
     assert spy_off.calls == []
 

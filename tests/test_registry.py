@@ -20,6 +20,7 @@ def test_builtins_load_through_entry_points_as_builtin() -> None:
         assert info.manifest is not None and info.manifest.name == name
     assert {p.name for p in registry.plugins.values() if p.essential} == {
         "home",
+        "workbench",
         "identity",
         "accounts",
         "audit_log",

@@ -17,6 +17,7 @@ from core.archives.extensions import extensions_of
 from core.archives.listing_api import router as listing_api
 from core.archives.pages import pages
 from core.archives.subjects import resolve_household, resolve_person
+from core.archives.workbench import workbench_panels  # noqa: F401  (a hookimpl of this plugin)
 from core.hookspecs import hookimpl
 from core.identity.access import Permission
 from core.jobs.spec import Job

@@ -29,6 +29,7 @@ ENTRY_POINT_GROUP = "sanmin"
 # Core services registered as always-on plugins (pytest's essential_plugins).
 ESSENTIAL: tuple[str, ...] = (
     "core.web.home",
+    "core.web.workbench",
     "core.identity.plugin",
     "core.identity.accounts",
     "core.audit.plugin",

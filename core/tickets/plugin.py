@@ -22,6 +22,7 @@ from core.tickets.pages import pages as ticket_pages
 from core.tickets.publication import board as public_board
 from core.tickets.publication import router as publication_api
 from core.tickets.sweeper import SWEEP_JOB
+from core.tickets.workbench import workbench_panels  # noqa: F401  (a hookimpl of this plugin)
 from core.version import __version__
 from core.web.menu import MenuLink
 from core.workflows.spec import Workflow, WorkflowInstance

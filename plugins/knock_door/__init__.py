@@ -25,6 +25,7 @@ from .hooks import (
     register_roles,
     register_templates,
     register_ticket_types,
+    workbench_panels,
 )
 
 PLUGIN = PluginManifest(
@@ -54,4 +55,5 @@ __all__ = [
     "register_roles",
     "register_templates",
     "register_ticket_types",
+    "workbench_panels",
 ]

@@ -6,15 +6,13 @@ overview for village cadres. The same services as the API (:mod:`.service`, :mod
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, time
+from datetime import date
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import or_
 from sqlmodel import Session, col
 from starlette.datastructures import FormData
 
@@ -36,7 +34,7 @@ from .access import MANAGE, PLUGIN, READ, RECORD, VISIT
 from .forms import VISIT as VISIT_FORM
 from .metrics import DUE, OVERDUE, VISIT_RATE, VISITED
 from .models import Plan
-from .schedule import OPEN, week_of
+from .schedule import OPEN
 from .views import plan_view, team_view, visit_view
 
 pages = APIRouter()
@@ -107,25 +105,18 @@ async def index(request: Request, scope: ScopeDep) -> Response:
 
 @pages.get("/week", response_class=HTMLResponse, summary="本周走访")
 async def week(request: Request, scope: ScopeDep) -> Response:
-    """The open plans whose period has begun by Sunday (overdue first, then by due day: a
-    monthly or quarterly visit is on the list all along), and those visited this week."""
+    """This week's list (:func:`service.this_week`)."""
     kernel, actor = _kernel(request), _actor(request)
     day = service.today(kernel)
-    monday, sunday = week_of(day)
-    since = datetime.combine(monday, time(), tzinfo=ZoneInfo(kernel.settings.timezone))
-    this_week = or_(
-        col(Plan.status).in_(OPEN) & (col(Plan.period_start) <= sunday),
-        col(Plan.visited_at) >= since,  # visited (or reviewed) since Monday
-    )
 
-    def load() -> list[dict[str, Any]]:
+    def load() -> tuple[date, date, list[dict[str, Any]]]:
         with _session(request) as session:
-            rows = service.list_plans(
-                session, kernel, actor, scope.unit.code, conditions=(this_week,), limit=LIST_SIZE
+            monday, sunday, rows = service.this_week(
+                session, kernel, actor, scope.unit.code, limit=LIST_SIZE
             )
-        return [plan_view(row, day) for row in rows]
+        return monday, sunday, [plan_view(row, day) for row in rows]
 
-    plans = await run_in_threadpool(load)
+    monday, sunday, plans = await run_in_threadpool(load)
     return await render(
         request,
         "knock_door/week.html",

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException
-from sqlalchemy import ColumnElement, and_, update
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlmodel import Session, col, select
 
 from core import (
@@ -38,7 +38,7 @@ from .access import PLUGIN, REVIEW
 from .forms import VISIT, VisitRecordForm
 from .models import Member, Need, Plan, Visit
 from .needs import RECORDED_EVENT, SAFETY, transfer_now
-from .schedule import OPEN
+from .schedule import OPEN, week_of
 from .scoping import enabled_under, plans_seen_by, subtree, visits_seen_by
 
 PLAN_NOT_FOUND = "探访计划不存在或不在您的范围内 / no such visit plan in your scope"
@@ -115,6 +115,25 @@ def list_plans(
         .offset(offset)
     )
     return [PlanRow(*row) for row in session.exec(query)]
+
+
+def this_week(
+    session: Session, kernel: Kernel, actor: Actor, under: str, *, limit: int
+) -> tuple[date, date, list[PlanRow]]:
+    """This week's list under ``under``: the open plans whose period has begun by Sunday
+    (a monthly or quarterly visit is on the list all along) and those visited since Monday,
+    overdue first, then by due day; with the week's Monday and Sunday."""
+    monday, sunday = week_of(today(kernel))
+    since = datetime.combine(monday, time(), tzinfo=ZoneInfo(kernel.settings.timezone))
+    shown = or_(
+        col(Plan.status).in_(OPEN) & (col(Plan.period_start) <= sunday),
+        col(Plan.visited_at) >= since,  # visited (or reviewed) since Monday
+    )
+    return (
+        monday,
+        sunday,
+        list_plans(session, kernel, actor, under, conditions=(shown,), limit=limit),
+    )
 
 
 def get_plan(session: Session, kernel: Kernel, actor: Actor, plan_id: int) -> PlanRow:

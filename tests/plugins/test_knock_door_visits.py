@@ -179,6 +179,21 @@ def test_the_week_list_and_the_record_form_pages(sanmin: Sanmin, visiting: Any) 
     assert "已走访" in client.get(f"{PAGES}/week").text
 
 
+def test_the_workbench_shows_this_week_s_visits_where_the_practice_is_on(
+    sanmin: Sanmin, visiting: Any
+) -> None:
+    client, plan_id, _ = visiting
+    page = client.get("/admin")
+    assert page.status_code == 200
+    assert "本周走访" in page.text and "1 户待走访" in page.text
+    assert f'href="{PAGES}/plans/{plan_id}/record?unit={GRID}"' in page.text
+    assert "老人E1" in page.text and f'href="{PAGES}/week?unit=' in page.text
+    assert record(client, plan_id, NOW_RECORD).status_code == 201
+    assert "本周走访已全部完成。" in client.get("/admin").text
+    sanmin.disable(PLUGIN, TOWN)
+    assert "本周走访" not in client.get("/admin").text
+
+
 def test_a_bad_record_is_422_naming_the_field_and_writes_nothing(
     sanmin: Sanmin, visiting: Any
 ) -> None:
