@@ -360,3 +360,22 @@ def test_the_pages_answer_404_outside_the_scope(town) -> None:  # type: ignore[n
     )
     with town.session() as session:
         assert session.exec(select(Ticket)).one().state == "submitted"
+
+
+def test_the_home_page_is_the_resident_s_portal(town) -> None:  # type: ignore[no-untyped-def]
+    resident = town.client_as("resident", GRID)
+    first = resident.get("/").text
+    assert "我要反映" in first and "您还没有提交过诉求。" in first
+    grid = re.search(r'<ul class="ticket-types" id="ticket-types">(.*?)</ul>', first, re.S)
+    assert grid is not None  # one tap on a type opens its form
+    assert {f'href="/tickets/new/{kind}?unit={GRID}"' for kind in EXTRA} <= set(
+        re.findall(r'href="[^"]+"', grid.group(1))
+    )
+    ticket_ids = [submit(resident, title=f"诉求{n}") for n in range(4)]
+    mine = re.search(r'id="portal-mine-list">(.*?)</ul>', resident.get("/").text, re.S)
+    assert mine is not None  # the newest three, newest first
+    shown = [int(i) for i in re.findall(r'href="/tickets/(\d+)"', mine.group(1))]
+    assert shown == ticket_ids[:0:-1]
+    assert "进入工作台" not in first and 'href="/tickets/public"' in first
+    staff = town.client_as("grid_worker", GRID).get("/").text
+    assert "进入工作台" in staff and "我要反映" not in staff

@@ -1,19 +1,25 @@
-"""Core plugin ``home``: the landing page, where a visitor picks their township."""
+"""Core plugin ``home``: the landing page. A resident finds the request types offered where
+they live (one tap each to the form) and their latest requests; staff find the way to their
+workbench; everyone can pick a township and see what is on there."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from core.hookspecs import hookimpl
 from core.identity.access import Actor
 from core.identity.web import require_actor
 from core.kernel import Scope
 from core.plugins.manifest import PluginManifest
+from core.tickets.pages import when
+from core.tickets.portal import resident_portal
 from core.units.codes import Level
 from core.version import __version__
 from core.web.render import menu_for, render
 from core.web.scope import scope_if_given
+from core.web.workbench import is_staff
 
 PLUGIN = PluginManifest(
     name="home",
@@ -54,10 +60,20 @@ async def home(
         ),
         key=lambda info: (menu_position.get(info.name, len(menu)), info.name),
     )
+    staff = is_staff(actor)
+    portal = None if staff else await run_in_threadpool(resident_portal, kernel, actor)
     return await render(
         request,
         "core/home.html",
-        {"counties": counties, "townships": townships, "enabled_plugins": enabled, "menu": menu},
+        {
+            "counties": counties,
+            "townships": townships,
+            "enabled_plugins": enabled,
+            "menu": menu,
+            "portal": portal,
+            "staff": staff,
+            "when": when,
+        },
     )
 
 
