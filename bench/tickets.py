@@ -841,8 +841,9 @@ class RawKpi:
 
 
 def raw_kpi(bench: Bench, name: str, zone: ZoneInfo) -> RawKpi:
-    """``100 * satisfied / rated`` or ``100 * resolved / submitted`` over the county's
-    ``origin_code`` range, each count dated by its own milestone in the month's local days."""
+    """``100 * satisfied / rated`` (dated by the rating) or ``100 * resolved / submitted``
+    of the requests submitted in the month's local days, over the county's ``origin_code``
+    range."""
     path = parse_code(COUNTY).path
     lo, hi = (
         datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
@@ -862,14 +863,12 @@ def raw_kpi(bench: Bench, name: str, zone: ZoneInfo) -> RawKpi:
             f"AND rated_at < {mark}"
         )
         return RawKpi(bench.engine, sql, units + bounds)
-    inside = "{0} >= " + mark + " AND {0} < " + mark
-    resolved, submitted = inside.format("resolved_at"), inside.format("submitted_at")
-    sql = (
-        f"SELECT 100.0 * sum(CASE WHEN {resolved} THEN 1 ELSE 0 END) / "
-        f"nullif(sum(CASE WHEN {submitted} THEN 1 ELSE 0 END), 0) FROM ticket "
-        f"WHERE {where} AND (({resolved}) OR ({submitted}))"
+    sql = (  # the month's requests, and the share of them resolved by now
+        "SELECT 100.0 * sum(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END) / "
+        f"nullif(count(*), 0) FROM ticket WHERE {where} AND submitted_at >= {mark} "
+        f"AND submitted_at < {mark}"
     )
-    return RawKpi(bench.engine, sql, bounds * 2 + units + bounds * 2)
+    return RawKpi(bench.engine, sql, units + bounds)
 
 
 def kpi_call(bench: Bench, name: str, aggregates: bool) -> Callable[[object], Any]:

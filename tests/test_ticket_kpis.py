@@ -38,7 +38,9 @@ class Town:
     handler: Actor
     residents: dict[str, Actor]
 
-    def submit(self, unit: str, type: str = "home_repair", extra: Any = EXTRA) -> Ticket:
+    def submit(
+        self, unit: str, type: str = "home_repair", extra: Any = EXTRA, submitted: datetime = T0
+    ) -> Ticket:
         body = TicketIn(
             type=type,
             unit_code=unit,
@@ -49,7 +51,7 @@ class Town:
         )
         with Session(self.sanmin.engine, expire_on_commit=False) as session:
             ticket, _ = create_ticket(
-                session, self.sanmin.kernel, self.residents[unit], body, now=T0
+                session, self.sanmin.kernel, self.residents[unit], body, now=submitted
             )
         return ticket
 
@@ -165,7 +167,7 @@ EXPECTED: dict[str, tuple[tuple[int, ...], float]] = {
 }
 RATES = {
     "response_rate": ("signed_on_time", "signed", 100),
-    "resolution_rate": ("resolved", "submitted", 100),
+    "resolution_rate": ("submitted_resolved", "submitted", 100),
     "on_time_rate": ("resolved_on_time", "resolved", 100),
     "local_rate": ("resolved_locally", "resolved", 100),
     "reopen_rate": ("reopened", "resolved", 100),
@@ -178,6 +180,9 @@ RATES = {
 def expected(unit: str) -> dict[str, float]:
     counts, hours = EXPECTED[unit]
     values: dict[str, float] = {**dict(zip(COUNTS, counts, strict=True)), "handling_hours": hours}
+    # every ticket of the town was submitted on 2 March: in March, those of them resolved now
+    # are the resolutions of the month (test_resolution_rate_is_… tells the two apart)
+    values["submitted_resolved"] = values["resolved"]
     for name, (numerator, denominator, scale) in RATES.items():
         values[name] = scale * values[numerator] / values[denominator]
     return values
@@ -185,7 +190,7 @@ def expected(unit: str) -> dict[str, float]:
 
 def values(town: Town, unit: str, start: date, end: date, **options: Any) -> dict[str, Any]:
     sanmin = town.sanmin
-    names = [*COUNTS, "handling_hours", *RATES]
+    names = [*COUNTS, "submitted_resolved", "handling_hours", *RATES]
     return {
         name: metric_value(
             sanmin.engine, sanmin.kernel, "tickets", name, unit, start, end, **options
@@ -204,6 +209,30 @@ def test_each_kpi_at_the_grid_its_village_and_up_to_the_county(town: Town) -> No
     assert county["resolution_rate"] == pytest.approx(200 / 3)  # 8 resolved of 12 submitted
     assert county["satisfaction_rate"] == pytest.approx(600 / 7)  # 6 of 7 rated; 2 unrated
     assert county["mean_handling_hours"] == 8.625  # 69 h over 8 resolutions
+
+
+def test_resolution_rate_is_the_share_of_the_period_s_requests_resolved_by_now(
+    town: Town,
+) -> None:
+    february = (date(2026, 2, 1), date(2026, 2, 28))
+    late = town.submit(G2, submitted=T0 - timedelta(days=10))  # Friday 20 February
+    town.handle(late, 1, 5)  # resolved on Monday 2 March, with the others
+    before = expected(COUNTY)
+
+    def check() -> None:
+        march = values(town, COUNTY, *MARCH, aggregates=aggregates)
+        assert march["resolved"] == before["resolved"] + 1  # the month's resolutions
+        # 办结率 is March's requests resolved by now: the February one does not push it up
+        assert march["resolution_rate"] == pytest.approx(before["resolution_rate"])
+        feb = values(town, COUNTY, *february, aggregates=aggregates)
+        assert (feb["submitted"], feb["submitted_resolved"], feb["resolved"]) == (1, 1, 0)
+        assert feb["resolution_rate"] == 100.0  # never above it
+
+    aggregates = False
+    check()
+    refresh_all(town.sanmin.kernel, datetime(2026, 3, 10, 4, tzinfo=UTC))
+    aggregates = True
+    check()
 
 
 def test_the_figures_count_where_a_ticket_came_from_not_where_it_was_handled(town: Town) -> None:

@@ -19,10 +19,13 @@ is also given by type (``/api/v1/metrics/tickets/{kpi}?by=dimension``, or
 ``&dimension=repair`` for one type), from the same daily aggregates.
 
 **Time.** Each count is dated by the milestone it counts (submitted, signed, resolved,
-rated). ``signed_at`` is the first signing (the response milestone); a reopen (重办) clears
-``resolved_at`` and a new rating replaces ``rated_at``, so those counts keep being
-recomputed for ``SETTLE_DAYS`` after their day; a milestone cleared later than that
-reaches the aggregates with a rebuild.
+rated). 办结率 is a cohort's: of the tickets submitted in the period, the share resolved now
+(never above 100%, unlike resolutions of the period over submissions of the period, which a
+week clearing a backlog pushes past it); its numerator is dated by submission and recomputed
+for ``COHORT_SETTLE_DAYS``. ``signed_at`` is the first signing (the response milestone);
+a reopen (重办) clears ``resolved_at`` and a new rating replaces ``rated_at``, so those
+counts keep being recomputed for ``SETTLE_DAYS`` after their day; a milestone cleared later
+than that reaches the aggregates with a rebuild.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ from core.tickets.models import Ticket
 
 UNIT = "origin_code"
 SETTLE_DAYS = 31  # a reopen or a new rating within a month still reaches the aggregates
+# 办结率 follows the tickets submitted on a day until they are resolved: a quarter covers the
+# longest deadline with its extensions and escalations
+COHORT_SETTLE_DAYS = 92
 LOCAL_LEVELS = (0, 1)  # grid and village: 小事不出格，大事不出社
 SATISFIED = ("satisfied", "basic")  # 满意 + 基本满意 (domain.md §6.7)
 DIMENSION_TITLE = "诉求类型"  # every KPI splits by the ticket's type (``?by=dimension``)
@@ -67,8 +73,16 @@ def _hours_sqlite(element: HoursBetween, compiler: SQLCompiler, **kw: Any) -> st
     return f"(({seconds.format(end)} - {seconds.format(start)}) / 3600.0)"
 
 
-def _count(name: str, title: str, time_column: str, help: str, where: Any = None) -> Metric:
-    settle = 7 if time_column == "submitted_at" else SETTLE_DAYS
+def _count(
+    name: str,
+    title: str,
+    time_column: str,
+    help: str,
+    where: Any = None,
+    settle: int | None = None,
+) -> Metric:
+    if settle is None:
+        settle = 7 if time_column == "submitted_at" else SETTLE_DAYS
     return Metric(
         name=name,
         title=title,
@@ -108,8 +122,20 @@ def ticket_metrics() -> list[Metric]:
         _count(
             "resolved", "办结数", "resolved_at", "期间内办结的诉求（重办后再次办结的按最后一次计）"
         ),
+        _count(
+            "submitted_resolved",
+            "提交且已办结数",
+            "submitted_at",
+            "期间内提交、现已办结的诉求（重办中的不计）",
+            col(Ticket.resolved_at).is_not(None),
+            settle=COHORT_SETTLE_DAYS,
+        ),
         Metric.percentage(
-            "resolution_rate", "办结率", "resolved", "submitted", "期间内办结数 ÷ 期间内提交数"
+            "resolution_rate",
+            "办结率",
+            "submitted_resolved",
+            "submitted",
+            "期间内提交的诉求中现已办结的比例（提交且已办结数 ÷ 提交数），不超过 100%",
         ),
         _count(
             "resolved_on_time",
