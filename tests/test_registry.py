@@ -26,6 +26,7 @@ def test_builtins_load_through_entry_points_as_builtin() -> None:
         "audit_log",
         "units",
         "plugin_admin",
+        "settings",
         "forms",
         "workflows",
         "metrics",

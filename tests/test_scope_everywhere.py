@@ -9,11 +9,13 @@ from __future__ import annotations
 import pytest
 
 from core.testing import all_routes
+from tests.plugins.test_deliberation_web import SCOPED_PATHS as DELIBERATION_PATHS
 from tests.plugins.test_knock_door import SCOPED_PATHS as KNOCK_DOOR_PATHS
 from tests.plugins.test_mobile_office import SCOPED_PATHS as MOBILE_OFFICE_PATHS
 from tests.plugins.test_red_proxy_web import SCOPED_PATHS as RED_PROXY_PATHS
 from tests.plugins.test_tea_house import SCOPED_PATHS as TEA_HOUSE_PATHS
 from tests.test_accounts import SCOPED_PATHS
+from tests.test_admin_console import SCOPED_PATHS as ADMIN_CONSOLE_PATHS
 from tests.test_archive_categories import SCOPED_PATHS as CATEGORIES_PATHS
 from tests.test_archive_export import SCOPED_PATHS as EXPORT_PATHS
 from tests.test_archives import PAGE_PATHS as ARCHIVE_PAGE_PATHS
@@ -82,6 +84,7 @@ COVERED = {
     # accounts: each route needs an account first; cases in tests/test_accounts.py
     # (test_every_route_answers_404_outside_the_scope, with sanmin.assert_scoped)
     *SCOPED_PATHS,
+    *ADMIN_CONSOLE_PATHS,  # tests/test_admin_console.py: test_every_route_answers_404_outside_…
     *ARCHIVES_PATHS,  # tests/test_archives.py: test_every_route_answers_404_outside_the_scope
     *ARCHIVE_PAGE_PATHS,  # tests/test_archives.py: test_the_pages_answer_404_outside_the_scope
     *CATEGORIES_PATHS,  # tests/test_archive_categories.py: test_every_route_answers_404_…
@@ -99,6 +102,7 @@ COVERED = {
     *TEA_HOUSE_PATHS,
     *RED_PROXY_PATHS,
     *MOBILE_OFFICE_PATHS,
+    *DELIBERATION_PATHS,
     *TICKET_PAGE_PATHS,  # tests/test_ticket_pages.py: test_the_pages_answer_404_outside_the_scope
     *ATTACHMENTS_PATHS,  # tests/test_ticket_attachments.py: test_every_route_answers_404_…
     *PUBLICATION_PATHS,  # tests/test_ticket_publication.py: test_every_route_answers_404_…
@@ -115,6 +119,8 @@ EXEMPT = {
     "/api/v1/auth/me": "the caller's own identity",
     "/api/v1/auth/password": "the caller's own password",
     "/admin/plugins": "lists only units in the actor's scope (tests/test_identity.py)",
+    "/admin": "the caller's own workbench: each panel reads with the caller's scope "
+    "(tests/test_workbench.py: another grid's tickets and households are not counted)",
     "/p/{plugin}/{rest}": "404 for any unknown plugin page",
     "/api/v1/p/{plugin}/{rest}": "404 for any unknown plugin route",
     "/openapi.json": "public schema",

@@ -3,7 +3,9 @@ where administrators holding ``plugins.toggle`` switch plugins per unit (audited
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -15,6 +17,7 @@ from core.identity.access import Actor
 from core.identity.web import Forbidden, require_permission
 from core.plugins.manifest import PluginManifest
 from core.plugins.service import ToggleError, set_plugin_setting
+from core.plugins.toggles import PluginState, ScopeUnit, Snapshot
 from core.units.codes import Level, parse_code
 from core.units.service import OutOfScope
 from core.version import __version__
@@ -30,13 +33,13 @@ PLUGIN = PluginManifest(
 )
 
 SOURCE_LABELS = {"core": "核心", "builtin": "内置", "external": "外部", "test": "测试"}
+# Where a matrix cell's state comes from, in words (``inherited`` names the unit).
 ORIGIN_LABELS = {
-    "dependency": "依赖未启用",
-    "core": "核心",
-    "unit": "本级",
-    "inherited": "继承",
-    "default": "默认",
-    "failed": "失败",
+    "unit": "本级设置",
+    "default": "插件默认",
+    "dependency": "所依赖的插件未启用",
+    "core": "核心功能",
+    "failed": "加载失败",
 }
 
 api = APIRouter()
@@ -148,13 +151,45 @@ def post_setting(
 ) -> RedirectResponse:
     enabled = {"on": True, "off": False, "inherit": None}[value]
     change_setting(request, actor, plugin, unit_code, enabled)
-    return RedirectResponse(f"/admin/plugins#u{parse_code(unit_code).code}", status_code=303)
+    code = parse_code(unit_code).code
+    saved = urlencode({"saved": plugin, "at": code})
+    return RedirectResponse(f"/admin/plugins?{saved}#u{code}", status_code=303)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the matrix: a plugin's state at a unit, where it comes from, and what
+    the unit would get if its own setting were removed (the "inherit" choice)."""
+
+    state: PluginState
+    source: str
+    inherit_enabled: bool
+    inherit_source: str
+
+
+def matrix_cell(snapshot: Snapshot, unit: ScopeUnit, plugin: str) -> Cell:
+    """The cell of ``plugin`` at ``unit``, its origin named in words (never colour alone)."""
+    state = snapshot.state(unit.code, plugin)
+    if state.origin == "inherited":
+        origin = snapshot.units.get(state.origin_unit or "")
+        source = f"继承自{origin.name if origin else state.origin_unit}"
+    else:
+        source = ORIGIN_LABELS[state.origin]
+    inherit_enabled, inherit_source = snapshot.defaults.get(plugin, False), "插件默认"
+    for code in snapshot.chain(unit.parent_code) if unit.parent_code else ():
+        value = snapshot.settings.get(code, {}).get(plugin)
+        if value is not None:
+            inherit_enabled, inherit_source = value, f"来自{snapshot.units[code].name}"
+            break
+    return Cell(state, source, inherit_enabled, inherit_source)
 
 
 @pages.get("/admin/plugins", response_class=HTMLResponse)
 async def plugins_page(
     request: Request, actor: Actor = Depends(require_permission("plugins.read"))
 ) -> HTMLResponse:
+    """The plugins, and the matrix of the actor's townships (with the counties and cities
+    whose settings they inherit) × plugins, each cell changeable in place."""
     kernel = request.app.state.kernel
     snapshot = kernel.toggles.snapshot()
     optional = sorted(kernel.registry.optional(), key=lambda p: p.name)
@@ -168,8 +203,10 @@ async def plugins_page(
         key=lambda u: u.code,
     )
     matrix = [
-        (unit, {p.name: snapshot.state(unit.code, p.name) for p in optional}) for unit in units
+        (unit, {p.name: matrix_cell(snapshot, unit, p.name) for p in optional}) for unit in units
     ]
+    saved_unit = snapshot.units.get(request.query_params.get("at", ""))
+    saved_plugin = kernel.registry.info(request.query_params.get("saved", ""))
     return await render(
         request,
         "core/admin_plugins.html",
@@ -178,10 +215,12 @@ async def plugins_page(
             "optional": optional,
             "matrix": matrix,
             "source_labels": SOURCE_LABELS,
-            "origin_labels": ORIGIN_LABELS,
             "can_toggle": {
                 u.code for u in units if actor.role_allows(kernel.access, "plugins.toggle", u.code)
             },
+            "saved": (saved_unit, saved_plugin)
+            if saved_unit is not None and saved_plugin is not None and saved_unit in units
+            else None,
         },
     )
 

@@ -35,6 +35,7 @@ ESSENTIAL: tuple[str, ...] = (
     "core.audit.plugin",
     "core.units.plugin",
     "core.plugins.admin",
+    "core.web.settings_pages",
     "core.forms.plugin",
     "core.workflows.plugin",
     "core.metrics.plugin",

@@ -145,12 +145,8 @@ def _failed_resource(status: int, url: str) -> str:
     return f"{text} ({url})"
 
 
-@pytest.fixture
-def watched(browser: Browser) -> Iterator[Watched]:
-    """A fresh browser context and page (zh-CN) that records page errors and 4xx/5xx answers."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
+def watch(page: Page) -> Watched:
+    """``page`` as a :class:`Watched` page: its script errors and 4xx/5xx answers recorded."""
     watched = Watched(page, [], [])
     page.on("pageerror", lambda exc: watched.errors.append(str(exc)))
     page.on("console", lambda msg: _record_console_error(watched, msg))
@@ -158,8 +154,16 @@ def watched(browser: Browser) -> Iterator[Watched]:
         "response",
         lambda r: watched.bad_responses.append(f"{r.status} {r.url}") if r.status >= 400 else None,
     )
+    return watched
+
+
+@pytest.fixture
+def watched(browser: Browser) -> Iterator[Watched]:
+    """A fresh browser context and page (zh-CN) that records page errors and 4xx/5xx answers."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
     try:
-        yield watched
+        yield watch(context.new_page())
     finally:
         context.close()
 

@@ -188,7 +188,9 @@ def test_county_admin_sees_its_county_only(demo_server: SanminServer, watched: W
 
     page.goto(demo_server.url("/admin/plugins"))
     rows = page.locator("table#matrix tbody tr td:first-child")
-    expect(rows).to_have_text(["柯城区 330802000000", *(re.compile(n) for n in KECHENG_TOWNSHIPS)])
+    expect(rows).to_have_text(
+        [re.compile("柯城区.*330802000000"), *(re.compile(n) for n in KECHENG_TOWNSHIPS)]
+    )
     watched.assert_clean()
 
 
