@@ -8,7 +8,7 @@ its calls has an outcome. Metrics: calls, trips, arrival time, 当场办结率, 
 
 Sanmin loads this package through its entry point ``mobile_office``; the hooks come from
 ``hooks.py`` and the rest is one module per job (models, workflows, calls, trips, ledger,
-referral, metrics, api, pages, demo).
+referral, metrics, api, pages, workbench, demo).
 """
 
 from core import PluginManifest
@@ -24,6 +24,7 @@ from .hooks import (
     register_roles,
     register_templates,
     register_workflows,
+    workbench_panels,
     workflow_guard,
 )
 
@@ -49,5 +50,6 @@ __all__ = [
     "register_roles",
     "register_templates",
     "register_workflows",
+    "workbench_panels",
     "workflow_guard",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, case, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -121,13 +121,18 @@ def list_calls(
     *,
     states: tuple[str, ...] = (),
     day: date | None = None,
+    urgent_first: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> list[Call]:
     """Calls at the request's unit that ``actor`` may read: newest first, or of one local
-    day, oldest first."""
+    day, oldest first; ``urgent_first``: as the duty leader takes them, the urgent first,
+    then those waiting longest."""
     query = _at_unit(select(Call), session, kernel, actor, scope, states, day)
-    if day is not None:
+    if urgent_first:
+        urgent = case((col(Call.urgency) == "urgent", 0), else_=1)
+        query = query.order_by(urgent, col(Call.received_at), col(Call.id))
+    elif day is not None:
         query = query.order_by(col(Call.received_at), col(Call.id))
     else:
         query = query.order_by(col(Call.received_at).desc(), col(Call.id).desc())

@@ -16,13 +16,14 @@ from core import (
     Permission,
     Role,
     ScopeUnit,
+    WorkbenchPanel,
     Workflow,
     WorkflowInstance,
     hookimpl,
     page_link,
 )
 
-from . import demo
+from . import demo, workbench
 from .access import DISPATCH, INTAKE, PERMISSIONS, READ, RECORD, ROLES
 from .api import api
 from .metrics import mobile_office_metrics
@@ -117,6 +118,15 @@ def menu_links(township: ScopeUnit | None, request: Request) -> list[MenuLink]:
             permission=READ,
         ),
     ]
+
+
+@hookimpl
+async def workbench_panels(
+    township: ScopeUnit | None, request: Request
+) -> list[WorkbenchPanel] | None:
+    """待处置来电 for the duty leader and the operators: the calls still without an outcome
+    (``workbench.py``)."""
+    return await workbench.panels(township, request)
 
 
 @hookimpl

@@ -189,12 +189,20 @@ async def board_page(request: Request) -> Response:
         now = now_of(kernel)
         with page_session(request) as session:
 
-            def shown(states: tuple[str, ...]) -> list[dict[str, Any]]:
-                found = calls.list_calls(session, kernel, actor, scope, states=states, limit=200)
-                return [views.call_view(kernel, actor, c, now) for c in reversed(found)]
+            def shown(states: tuple[str, ...], urgent_first: bool = False) -> list[dict[str, Any]]:
+                found = calls.list_calls(
+                    session,
+                    kernel,
+                    actor,
+                    scope,
+                    states=states,
+                    urgent_first=urgent_first,
+                    limit=200,
+                )
+                rows = found if urgent_first else reversed(found)
+                return [views.call_view(kernel, actor, c, now) for c in rows]
 
-            waiting = shown((RECEIVED,))
-            waiting.sort(key=lambda c: (c["urgency"] != "urgent", c["received_at"]))
+            waiting = shown((RECEIVED,), urgent_first=True)
             out = trips.list_trips(
                 session, kernel, actor, scope, states=(*LINKABLE_TRIP_STATES, "arrived")
             )

@@ -6,7 +6,8 @@ requester masked; and the metrics 点单数, 办结率, 按期办结率, 平均�
 county. One module per job: ``access`` (roles, permissions), ``catalogue`` (代办事项),
 ``roster`` (代办员名册), ``workflow`` (the state machine), ``service`` (orders),
 ``paperwork`` (委托书, 交接), ``views``, ``publication`` (公示), ``metrics``, ``api``,
-``pages``, ``demo``, ``hooks``; tables in ``models`` with their ``migrations``.
+``pages``, ``workbench`` (panels on 工作台), ``demo``, ``hooks``; tables in ``models`` with
+their ``migrations``.
 """
 
 from core import PluginManifest
@@ -22,6 +23,7 @@ from .hooks import (
     register_roles,
     register_templates,
     register_workflows,
+    workbench_panels,
     workflow_guard,
 )
 
@@ -47,5 +49,6 @@ __all__ = [
     "register_roles",
     "register_templates",
     "register_workflows",
+    "workbench_panels",
     "workflow_guard",
 ]

@@ -16,13 +16,14 @@ from core import (
     Permission,
     Role,
     ScopeUnit,
+    WorkbenchPanel,
     Workflow,
     WorkflowInstance,
     hookimpl,
     page_link,
 )
 
-from . import demo, service
+from . import demo, service, workbench
 from .access import CATALOGUE, DISPATCH, HANDLE, ORDER, PERMISSIONS, ROLES
 from .api import api
 from .metrics import METRICS
@@ -96,6 +97,15 @@ def menu_links(township: ScopeUnit | None, request: Request) -> list[MenuLink]:
         link("/tasks", "我的接单", 163, permission=HANDLE),
         link("/catalogue", "代办事项", 165, permission=CATALOGUE),
     ]
+
+
+@hookimpl
+async def workbench_panels(
+    township: ScopeUnit | None, request: Request
+) -> list[WorkbenchPanel] | None:
+    """我的接单 for the party members who handle orders, 待派单 for the branch
+    (``workbench.py``)."""
+    return await workbench.panels(township, request)
 
 
 @hookimpl

@@ -481,8 +481,9 @@ def list_orders(
 ) -> list[Order]:
     """Orders ``actor`` may read: its own (``mine``), those dispatched to it (``assigned``),
     or all at ``under`` and below. ``state`` is a state's name or ``open``; ``overdue_only``
-    keeps open orders past their deadline. Open and overdue lists come due soonest first,
-    others newest first. 422 naming ``state`` for an unknown one."""
+    keeps open orders past their deadline. Open lists (``open`` or one open state, such as
+    ``ordered``: awaiting dispatch) and overdue lists come due soonest first, others newest
+    first. 422 naming ``state`` for an unknown one."""
     conditions: list[Any] = [readable(kernel, actor)]
     if (mine or assigned) and actor.kind != "account":
         conditions.append(false())  # only accounts order or are dispatched to
@@ -502,7 +503,7 @@ def list_orders(
         now = now or kernel.workflows.clock()
         conditions += [col(Order.state).in_(OPEN), col(Order.due_at) < now]
     query = select(Order).where(*enabled_only(session, kernel, conditions))
-    if state == "open" or overdue_only:
+    if state == "open" or state in OPEN or overdue_only:
         query = query.order_by(col(Order.due_at), col(Order.id))
     else:
         query = query.order_by(col(Order.id).desc())

@@ -23,6 +23,7 @@ from .hooks import (
     register_static,
     register_templates,
     register_ticket_types,
+    workbench_panels,
 )
 
 PLUGIN = PluginManifest(
@@ -50,4 +51,5 @@ __all__ = [
     "register_static",
     "register_templates",
     "register_ticket_types",
+    "workbench_panels",
 ]

@@ -19,11 +19,12 @@ from core import (
     Role,
     ScopeUnit,
     TicketType,
+    WorkbenchPanel,
     hookimpl,
     page_link,
 )
 
-from . import demo
+from . import demo, workbench
 from .access import PERMISSIONS, ROLES
 from .api import api
 from .jobs import ANNOUNCE
@@ -113,6 +114,15 @@ def menu_links(township: ScopeUnit | None, request: Request) -> list[MenuLink]:
             permission=MANAGE,
         ),
     ]
+
+
+@hookimpl
+async def workbench_panels(
+    township: ScopeUnit | None, request: Request
+) -> list[WorkbenchPanel] | None:
+    """The next session and the issues awaiting an answer, for those who record them
+    (``workbench.py``)."""
+    return await workbench.panels(township, request)
 
 
 @hookimpl

@@ -101,6 +101,19 @@ def issues_of(session: Session, row: TeaHouseSession) -> list[TeaHouseIssue]:
     return list(session.exec(query.order_by(col(TeaHouseIssue.id))))
 
 
+def pending_issues(
+    session: Session, kernel: Kernel, actor: Actor, scope: Scope, *, limit: int = 50
+) -> list[TeaHouseIssue]:
+    """Issues the actor may read under the request's unit that still await an answer or a
+    transfer, the longest waiting first."""
+    query = select(TeaHouseIssue).where(
+        col(TeaHouseIssue.outcome) == "pending",
+        *visible(session, kernel, actor, scope, TeaHouseIssue),
+    )
+    query = query.order_by(col(TeaHouseIssue.raised_at), col(TeaHouseIssue.id))
+    return list(session.exec(query.limit(limit)))
+
+
 def get_issue(
     session: Session, kernel: Kernel, actor: Actor, scope: Scope, issue_id: int
 ) -> TeaHouseIssue:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from .models import TeaHouseIssue, TeaHouseSession
-from .service import NOT_FOUND, TeaHouseError
+from .service import NOT_FOUND, UPCOMING, TeaHouseError
 
 # -- results reported back (结果通报) --------------------------------------------------------
 
@@ -65,7 +65,7 @@ def report_session(
         if found is None or found.status == "cancelled":
             raise TeaHouseError(404, f"场次{NOT_FOUND}")
         return found
-    upcoming = query.where(col(TeaHouseSession.status).in_(("announced", "held")))
+    upcoming = query.where(col(TeaHouseSession.status).in_(UPCOMING))
     found = session.exec(
         upcoming.order_by(col(TeaHouseSession.held_on), col(TeaHouseSession.id))
     ).first()

@@ -48,6 +48,7 @@ LATEST_PROMISE_DAYS = 90
 ROSTER_ROLES = {"tea_house_head": "民情馆长", "tea_house_keeper": "民情馆员"}
 KINDS = {"fixed": "固定沟通日", "open": "日常开放", "topic": "专题沟通"}
 STATUSES = {"announced": "已公告", "held": "进行中", "closed": "已结束", "cancelled": "已取消"}
+UPCOMING = ("announced", "held")  # a session still to come or being held: the next one
 OUTCOMES = {"pending": "待答复", "answered": "当场答复", "transferred": "已转办"}
 PERMISSION_TITLES = {
     READ: "查看民情茶馆",

@@ -26,6 +26,7 @@ from .service import (
     NOT_FOUND,
     NOTICE_DAYS,
     ROSTER_ROLES,
+    UPCOMING,
     FieldProblem,
     TeaHouseError,
     audited,
@@ -173,14 +174,20 @@ def list_sessions(
     scope: Scope,
     *,
     status: str | None = None,
+    upcoming: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> list[TeaHouseSession]:
-    """Sessions the actor may read under the request's unit, latest day first."""
+    """Sessions the actor may read under the request's unit, latest day first; or, with
+    ``upcoming``, those announced or being held, soonest day first (the next one leads)."""
     query = select(TeaHouseSession).where(*visible(session, kernel, actor, scope, TeaHouseSession))
     if status is not None:
         query = query.where(col(TeaHouseSession.status) == status)
-    query = query.order_by(col(TeaHouseSession.held_on).desc(), col(TeaHouseSession.id).desc())
+    if upcoming:
+        query = query.where(col(TeaHouseSession.status).in_(UPCOMING))
+        query = query.order_by(col(TeaHouseSession.held_on), col(TeaHouseSession.id))
+    else:
+        query = query.order_by(col(TeaHouseSession.held_on).desc(), col(TeaHouseSession.id).desc())
     return list(session.exec(query.offset(offset).limit(limit)))
 
 

@@ -7,6 +7,7 @@ Every test runs on SQLite and on PostgreSQL (the ``sanmin`` fixture).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -205,6 +206,63 @@ def test_forms_posted_with_a_session_cookie_need_the_csrf_token(lianhua: Sanmin)
     assert token
     assert intake(browser).status_code == 403  # no token
     assert redirected_id(intake(browser, csrf_token=token.group(1)), "calls") >= 1
+
+
+def panel(page: str, title: str) -> str | None:
+    """The HTML of the workbench panel titled ``title``, or ``None`` when there is none."""
+    found = re.search(
+        rf'<section class="panel"[^>]*>\s*<h2[^>]*>{title}(.*?)</section>', page, re.S
+    )
+    return found.group(1) if found else None
+
+
+def test_the_workbench_shows_the_calls_without_an_outcome_to_the_hotline(
+    lianhua: Sanmin,
+) -> None:
+    now = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # a Friday, 10:00 in China
+    lianhua.kernel.workflows.clock = lambda: now
+    leader = lianhua.client_as("mobile_office_duty_leader", LIANHUA)
+
+    def call(name: str, received: datetime, urgency: str = "normal") -> int:
+        body = {
+            "caller_name": name,
+            "caller_phone": "13700001234",
+            "unit_code": VILLAGE,
+            "category": "矛盾纠纷",
+            "question": f"{name}反映邻里因排水沟发生争执",
+            "urgency": urgency,
+            "received_at": received.isoformat(),
+        }
+        answer = leader.post(f"{API}/calls", params=UNIT, json=body)
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    late = call("赵六", now - timedelta(days=2))  # a normal call from Wednesday: overdue
+    urgent = call("钱七", now - timedelta(hours=1), "urgent")
+    sent = call("孙八", now - timedelta(minutes=30))
+    answered = call("李九", now - timedelta(minutes=20))
+    crew = lianhua.account("mobile_office_crew", LIANHUA)
+    trip = {"destination": "莲花村", "unit_code": VILLAGE, "crew": [crew.id], "call_ids": [sent]}
+    assert leader.post(f"{API}/trips", params=UNIT, json=trip).status_code == 201
+    triage = {"version": 1, "decision": "answer", "answer": "已答复"}
+    assert leader.post(f"{API}/calls/{answered}/triage", params=UNIT, json=triage).is_success
+
+    for role in ("mobile_office_duty_leader", "mobile_office_operator"):
+        page = lianhua.client_as(role, LIANHUA).get("/admin").text
+        shown = panel(page, "待处置来电")
+        assert shown is not None, role
+        assert "3 件未处置，2 件待研判" in shown
+        links = [f'href="{PAGES}/calls/{i}?unit={LIANHUA}"' for i in (urgent, late, sent)]
+        places = [shown.index(link) for link in links]  # urgent first, then the oldest
+        assert places == sorted(places)
+        assert f"{PAGES}/calls/{answered}?" not in shown
+        assert "紧急 · 待研判" in shown and "已超时 · 待研判" in shown and "已派车" in shown
+        assert f'href="{PAGES}/board?unit={LIANHUA}"' in shown
+
+    for role in ("mobile_office_crew", "township_admin"):  # they read calls, take none
+        assert panel(lianhua.client_as(role, LIANHUA).get("/admin").text, "待处置来电") is None
+    lianhua.disable(PLUGIN, LIANHUA)
+    assert panel(leader.get("/admin").text, "待处置来电") is None
 
 
 def test_migration_created_the_tables_and_matches_the_models(lianhua: Sanmin) -> None:

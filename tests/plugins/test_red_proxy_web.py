@@ -5,6 +5,7 @@ them for ``tests/test_scope_everywhere.py``)."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -12,6 +13,7 @@ from core.testing import Sanmin
 from tests.plugins.test_red_proxy import (
     CERTIFICATE,
     GRID,
+    NOW,
     OTHER_GRID,
     OTHER_VILLAGE,
     PENSION_CHECK,
@@ -445,6 +447,53 @@ def test_the_catalogue_pages_load_defaults_add_and_edit(town: Town) -> None:
     everything = admin.get(f"{API}/items", params={"all": "true"}).json()
     assert next(i for i in everything if i["id"] == found["id"])["active"] is False
     assert admin.post(f"{PAGES}/catalogue/defaults", follow_redirects=False).status_code == 303
+
+
+# -- the workbench -------------------------------------------------------------------------
+
+
+def panel(page: str, title: str) -> str | None:
+    """The HTML of the workbench panel titled ``title`` (its count, items and link), or
+    ``None`` when the page has none."""
+    found = re.search(
+        rf'<section class="panel"[^>]*>\s*<h2[^>]*>{title}(.*?)</section>', page, re.S
+    )
+    return found.group(1) if found else None
+
+
+def test_the_workbench_shows_my_orders_and_those_awaiting_dispatch_where_the_practice_is_on(
+    town: Town,
+) -> None:
+    earlier = NOW - timedelta(days=3)  # a Tuesday: every deadline of that day has passed
+    waiting_late = place(town, item=PENSION_CHECK, at=earlier)
+    waiting = place(town)
+    taken_late = dispatch(town, place(town, at=earlier), at=earlier)
+    taken = step(town, town.agent.actor, dispatch(town, place(town)), "take")
+    link = f"{PAGES}/orders/{{}}?unit={GRID}"
+
+    mine = panel(town.agent.client.get("/admin").text, "我的接单")
+    assert mine is not None and "2 件待办理，1 件已超期" in mine
+    assert mine.index(link.format(taken_late.id)) < mine.index(link.format(taken.id))  # due first
+    assert "已超期 · 已派单" in mine and "办理中 · 期限" in mine
+    assert f'href="{PAGES}/tasks?unit={VILLAGE}"' in mine
+    assert panel(town.agent.client.get("/admin").text, "待派单") is None  # no 派单 rights
+
+    board = town.secretary.client.get("/admin").text
+    awaiting = panel(board, "待派单")
+    assert awaiting is not None and "2 件待派单，1 件已超期" in awaiting
+    assert awaiting.index(link.format(waiting_late.id)) < awaiting.index(link.format(waiting.id))
+    assert "已超期 · 已点单" in awaiting and "张三丰" in awaiting  # the branch calls back
+    assert link.format(taken.id) not in awaiting
+    assert f'href="{PAGES}/board?unit={VILLAGE}&amp;state=ordered"' in awaiting
+    assert "没有派给您的未办结代办单。" in (panel(board, "我的接单") or "")
+
+    worker = town.sanmin.client_as("grid_worker", GRID).get("/admin").text  # reads, no more
+    assert panel(worker, "我的接单") is None and panel(worker, "待派单") is None
+
+    town.sanmin.disable(PLUGIN, TOWNSHIP)
+    for client in (town.agent.client, town.secretary.client):
+        page = client.get("/admin").text
+        assert panel(page, "我的接单") is None and panel(page, "待派单") is None
 
 
 # -- scope -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ the menu entries by role."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -15,9 +16,14 @@ from tests.plugins.test_tea_house import (
     ISSUE,
     PAGES,
     PLUGIN,
+    SECOND,
     TODAY,
+    announce,
     at,
+    close,
+    held,
     ok,
+    record,
     set_clock,
     village_in,
 )
@@ -178,3 +184,48 @@ def test_the_schedule_page_saves_the_fixed_day(sanmin: Sanmin) -> None:
     assert (schedule["day_of_month"], schedule["lead_days"], schedule["active"]) == (10, 5, True)
     board = head.get(f"{PAGES}/", headers=HTML).text
     assert "每月 10 日 08:30 在 文化礼堂" in board
+
+
+def panel(page: str, title: str) -> str | None:
+    """The HTML of the workbench panel titled ``title``, or ``None`` when there is none."""
+    found = re.search(
+        rf'<section class="panel"[^>]*>\s*<h2[^>]*>{title}(.*?)</section>', page, re.S
+    )
+    return found.group(1) if found else None
+
+
+def test_the_workbench_shows_the_next_session_and_the_issues_awaiting_an_answer(
+    sanmin: Sanmin,
+) -> None:
+    village = village_in(sanmin, "工作台街道")
+    cadre = sanmin.client_as("village_cadre", village)
+    keeper = sanmin.client_as("tea_house_keeper", village)
+    session = held(cadre, sanmin, village)  # 2030-03-10, being held; the clock is that day
+    announce(cadre, village, SECOND, venue="沟通中心户")
+    lights = record(keeper, session)
+    drains = record(keeper, session, summary="排水沟堵塞", category="环境")
+    record(cadre, session, summary="医保怎么续", category="政策咨询", answer="村委代办")
+    link = f"{PAGES}/sessions/{session['id']}?unit={village.code}"
+
+    shown = panel(keeper.get("/admin").text, "民情茶馆")
+    assert shown is not None and "2 个问题待答复或转办" in shown
+    assert "本场沟通日 2030-03-10 09:00 · 文化礼堂</a>" in shown and "进行中 · 固定沟通日" in shown
+    assert shown.index("村口路灯不亮（道路）") < shown.index("排水沟堵塞（环境）")
+    assert shown.count("待答复或转办 · 2030-03-10 登记") == 2 and "医保怎么续" not in shown
+    assert shown.count(f'href="{link}"') == 3 and f'href="{PAGES}/?unit={village.code}"' in shown
+
+    set_clock(sanmin, at(FIRST + timedelta(days=1)))  # the day after: both are late
+    late = panel(keeper.get("/admin").text, "民情茶馆")
+    assert late is not None and late.count("已逾期：会后仍未答复或转办") == 2
+    for issue, answer in ((lights, "已报修"), (drains, "已清理")):
+        body = {"version": issue["version"], "answer": answer}
+        ok(cadre.post(f"{API}/issues/{issue['id']}/answer", json=body))
+    close(cadre, session)
+    after = panel(keeper.get("/admin").text, "民情茶馆")
+    assert after is not None and "0 个问题待答复或转办" in after
+    assert "下次沟通日 2030-04-10 09:00 · 沟通中心户" in after and "已公告" in after
+
+    county = sanmin.client_as("county_admin", village.code[:6] + "000000")  # reads, records not
+    assert panel(county.get("/admin").text, "民情茶馆") is None
+    sanmin.disable(PLUGIN, village.code[:9] + "000")
+    assert panel(keeper.get("/admin").text, "民情茶馆") is None
