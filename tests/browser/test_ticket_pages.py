@@ -6,7 +6,8 @@ county: the closed loop of one request, without a line of JavaScript of ours.
   ticket page, which shows the photo.
 * The grid worker of that grid finds it in 工单待办 and, from the ticket page, accepts (受理),
   signs (签收) and resolves (办结) it.
-* The resident rates it 很满意 and says it was solved.
+* The resident rates it 很满意 and says it was solved; the grid's 办结率 on the dashboard
+  went up when it was resolved.
 
 Screenshots of the phone's form, the worker's ticket page and the rated ticket are saved (and
 copied to ``/tmp/sanmin-ticket-*.png`` for people to look at). Assertions use Playwright's
@@ -77,6 +78,18 @@ def fits_the_screen(watched: Watched) -> None:
     assert width <= PHONE["width"], f"the page is {width} px wide"
 
 
+def resolution_rate(watched: Watched, server: SanminServer) -> float:
+    """The grid's 办结率 this month on the dashboard (``-1`` while it has none)."""
+    page = watched.page
+    page.goto(server.url(f"/admin/dashboard?unit={GRID}"))
+    tickets = page.locator("section.dashboard-group").filter(
+        has=page.get_by_role("heading", name="为民办事", exact=True)
+    )
+    cell = tickets.get_by_role("row", name=re.compile("^办结率")).get_by_role("cell")
+    text = cell.inner_text().strip()
+    return -1.0 if text == "—" else float(text.removesuffix("%"))
+
+
 def test_a_resident_submits_a_worker_handles_and_the_resident_rates(
     demo_server: SanminServer, phone: Watched, watched: Watched, tmp_path: Path
 ) -> None:
@@ -114,6 +127,8 @@ def test_a_resident_submits_a_worker_handles_and_the_resident_rates(
 
     worker = watched.page
     log_in(watched, demo_server, GRID_WORKER, "/tickets/inbox")
+    before = resolution_rate(watched, demo_server)
+    worker.goto(demo_server.url("/tickets/inbox"))
     row = worker.locator("#inbox tbody tr").filter(has_text=TITLE)
     expect(row).to_have_count(1)
     row.get_by_role("link", name=TITLE).click()
@@ -128,6 +143,10 @@ def test_a_resident_submits_a_worker_handles_and_the_resident_rates(
     expect(worker.get_by_role("status")).to_have_text("已办结。")
     expect(worker.locator("#timeline")).to_contain_text("已更换灯泡，恢复照明")
     shot(watched, tmp_path, "worker-resolved")
+    # one more of this month's requests resolved: the grid's 办结率 on the dashboard goes up
+    after = resolution_rate(watched, demo_server)
+    assert after > before, (before, after)
+    worker.goto(ticket_url)
 
     page.goto(ticket_url)
     expect(page.locator("#ticket [data-state]")).to_have_text("已办结")
