@@ -175,10 +175,20 @@ def _record_console_error(watched: Watched, msg: ConsoleMessage) -> None:
     watched.errors.append(f"{msg.text} ({source})" if source else msg.text)
 
 
-def copy_for_humans(source: Path, target: Path) -> None:
-    """Best effort: a copy of a screenshot where a person can look at it."""
-    with contextlib.suppress(OSError):
-        shutil.copyfile(source, target)
+# Screenshots are kept here after the run (CI keeps the folder as the run's artefacts).
+ARTIFACTS = Path(
+    os.environ.get("SANMIN_TEST_ARTIFACTS")
+    or Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+)
+
+
+def keep_screenshot(source: Path, name: str) -> Path:
+    """A copy of the screenshot ``source`` as ``name`` in :data:`ARTIFACTS`, where people
+    and CI find it after the run (the test's own copy is in its temporary directory)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    kept = ARTIFACTS / name
+    shutil.copyfile(source, kept)
+    return kept
 
 
 # -- logging in ----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import pytest
 
 from tests.servers import SanminServer
 
-from .conftest import Watched, copy_for_humans, fill_login_form, log_in, login_url
+from .conftest import Watched, fill_login_form, keep_screenshot, log_in, login_url
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,6 @@ CITY_ADMIN = "city_admin"  # 衢州市: every demo county, 衢江区's 莲花镇
 GRID_WORKER = "grid_worker"  # 府山社区第一网格
 OUT_OF_SCOPE = "不存在或不在您的范围内"
 SESSION_COOKIE = "sanmin_session"
-HUMAN_COPY = Path("/tmp/sanmin-home.png")
 
 
 def enabled_section(watched: Watched, township_name: str):  # type: ignore[no-untyped-def]
@@ -116,7 +115,7 @@ def test_home_township_and_practice_page(
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 0
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    copy_for_humans(shot, HUMAN_COPY)
+    keep_screenshot(shot, "home.png")
 
     menu.get_by_role("link", name="敲门嫂", exact=True).click()
     expect(page).to_have_url(re.compile(rf"/p/knock_door/\?unit={FUSHAN}$"))

@@ -11,7 +11,7 @@ The matrix's cells are found by their controls' accessible names (the unit's and
 practice's names), not by the table's structure. The server is this module's own
 ``sanmin demo`` (``conftest.demo_server``), so the switch touches no other test's data; the
 test ends with the setting back where the demo had it. A screenshot of the matrix with the
-practice off is kept (and copied to ``/tmp/sanmin-plugin-toggle.png``). Assertions use
+practice off is kept (and copied to ``test-artifacts/screenshots/``). Assertions use
 Playwright's auto-waiting ``expect``; nothing is timed.
 """
 
@@ -24,7 +24,7 @@ import pytest
 
 from tests.servers import SanminServer
 
-from .conftest import Watched, copy_for_humans, log_in
+from .conftest import Watched, keep_screenshot, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +37,6 @@ COUNTY_ADMIN = "county_admin"  # 柯城区: plugins.toggle at the county and its
 FUSHAN, FUSHAN_NAME = "330802001000", "府山街道"
 HEHUA, HEHUA_NAME = "330802002000", "荷花街道"
 PLUGIN, TITLE = "red_proxy", "红色代办"
-HUMAN_COPY = Path("/tmp/sanmin-plugin-toggle.png")
 
 
 def set_in_matrix(watched: Watched, unit_name: str, value: str) -> None:
@@ -96,7 +95,7 @@ def test_a_practice_switched_off_in_one_township_is_gone_there_only(
     shot = tmp_path / "plugin-toggle.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    copy_for_humans(shot, HUMAN_COPY)
+    keep_screenshot(shot, "plugin-toggle.png")
 
     # 府山街道: no menu entry, no card, and its pages are the 404 page naming it
     page.goto(demo_server.url(f"/?unit={FUSHAN}"))

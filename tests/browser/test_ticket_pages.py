@@ -10,8 +10,8 @@ county: the closed loop of one request, without a line of JavaScript of ours.
   went up when it was resolved.
 
 Screenshots of the phone's form, the worker's ticket page and the rated ticket are saved (and
-copied to ``/tmp/sanmin-ticket-*.png`` for people to look at). Assertions use Playwright's
-auto-waiting ``expect``; nothing is timed.
+copied to ``test-artifacts/screenshots/ticket-*.png`` for people to look at). Assertions use
+Playwright's auto-waiting ``expect``; nothing is timed.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pytest
 from tests.servers import SanminServer
 from tests.test_ticket_attachments import png
 
-from .conftest import Watched, copy_for_humans, log_in
+from .conftest import Watched, keep_screenshot, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -69,7 +69,7 @@ def shot(watched: Watched, tmp_path: Path, name: str) -> None:
     path = tmp_path / f"{name}.png"
     watched.page.screenshot(path=str(path), full_page=True)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    copy_for_humans(path, Path(f"/tmp/sanmin-ticket-{name}.png"))
+    keep_screenshot(path, f"ticket-{name}.png")
 
 
 def fits_the_screen(watched: Watched) -> None:
