@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -11,6 +11,10 @@ from fastapi.responses import HTMLResponse
 from core.identity.web import CSRF_COOKIE, csrf_token
 from core.plugins.calling import call_robust
 from core.web.menu import MenuLink
+
+if TYPE_CHECKING:
+    from core.plugins.scoping import TownshipHooks
+    from core.plugins.toggles import ScopeUnit
 
 log = logging.getLogger("sanmin.web")
 
@@ -26,6 +30,15 @@ def page_link(request: Request, path: str) -> str:
     return f"{path}?unit={scope.unit.code}"
 
 
+def township_hooks(request: Request) -> tuple[ScopeUnit | None, TownshipHooks]:
+    """The township whose settings apply to the request's page, and its hooks: those of the
+    core plugins and of the plugins enabled there (the core's alone outside any unit)."""
+    scope = getattr(request.state, "scope", None)
+    if scope is None:
+        return None, request.app.state.kernel.hooks_for(None)
+    return scope.township, scope.hooks
+
+
 async def menu_for(request: Request) -> list[MenuLink]:
     """Menu entries from core plugins and from the plugins enabled in the request's township,
     those meant for other roles left out (:meth:`MenuLink.shown_to`).
@@ -33,9 +46,7 @@ async def menu_for(request: Request) -> list[MenuLink]:
     A failing implementation is logged with its plugin's name and skipped.
     """
     kernel = request.app.state.kernel
-    scope = getattr(request.state, "scope", None)
-    township = scope.township if scope else None
-    hooks = scope.hooks if scope else kernel.hooks_for(None)
+    township, hooks = township_hooks(request)
     results = await call_robust(
         hooks.menu_links,
         where=township.code if township else None,

@@ -19,7 +19,7 @@ from core.plugins.manifest import PluginManifest
 from core.version import __version__
 from core.web.menu import MenuLink
 from core.web.panels import WorkbenchPanel, panel_entries
-from core.web.render import render
+from core.web.render import render, township_hooks
 
 PLUGIN = PluginManifest(
     name="workbench",
@@ -40,10 +40,7 @@ def is_staff(actor: Actor) -> bool:
 
 async def panels_for(request: Request) -> list[WorkbenchPanel]:
     """The panels of the plugins on in the request's township, in ``order``."""
-    kernel = request.app.state.kernel
-    scope = getattr(request.state, "scope", None)
-    township = scope.township if scope else None
-    hooks = scope.hooks if scope else kernel.hooks_for(None)
+    township, hooks = township_hooks(request)
     results = await call_robust(
         hooks.workbench_panels,
         where=township.code if township else None,
