@@ -1,0 +1,3 @@
+from core import run_migrations_env
+
+run_migrations_env()
