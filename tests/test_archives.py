@@ -76,6 +76,11 @@ def errors_of(answer) -> dict[str, str]:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def world(sanmin):  # type: ignore[no-untyped-def]
     """Household A (a man and his daughter) in grid A, household B in grid B."""
+    return two_households(sanmin)
+
+
+def two_households(sanmin):  # type: ignore[no-untyped-def]
+    """The archive of :func:`world`, written through the API; ``sanmin.ids`` names them."""
     sanmin.unit(GRID_A)
     sanmin.unit(GRID_B)
     admin = sanmin.client

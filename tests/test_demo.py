@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 import core.cli.main as cli_main
 from core import DemoAccount, Kernel, Role, hookimpl
+from core.archives.models import ArchivePerson
 from core.audit.models import AuditEntry
 from core.db.engine import make_engine
 from core.db.migrate import upgrade_all
@@ -188,6 +189,14 @@ def test_one_demo_account_per_role_and_its_password_works(
         if demo.role in levels:
             assert parse_code(demo.unit_code).level is levels[demo.role]
         assert demo.unit_code.startswith("3308")
+    with Session(engine) as session:  # the demo resident is verified, as the head of a home
+        resident = session.exec(select(Account).where(Account.username == "resident")).one()
+        person = session.get(ArchivePerson, resident.person_id)
+        assert person is not None and person.relation == "head"
+        assert person.unit_code == EXPECTED_UNITS["resident"]
+        assert resident.person_verified_at is not None
+        others = session.exec(select(Account).where(Account.username != "resident")).all()
+        assert all(account.person_id is None for account in others)
     by_name = {login.username: login for login in report.logins}
     assert by_name["township_admin"].unit_name == "府山街道"
     assert by_name["grid_worker"].role_title == "网格员"

@@ -118,6 +118,9 @@ EXEMPT = {
     "/api/v1/auth/logout": "revokes the caller's own token",
     "/api/v1/auth/me": "the caller's own identity",
     "/api/v1/auth/password": "the caller's own password",
+    "/api/v1/auth/verify": "links the caller's own account; finds a person only where the "
+    "caller lives (tests/test_account_verification.py)",
+    "/account/verify": "the same, as a page",
     "/admin/plugins": "lists only units in the actor's scope (tests/test_identity.py)",
     "/admin": "the caller's own workbench: each panel reads with the caller's scope "
     "(tests/test_workbench.py: another grid's tickets and households are not counted)",

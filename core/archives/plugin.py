@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from core.archives import exports, import_runs, service, village_book
+from core.archives import exports, import_runs, service, verification, village_book
 from core.archives.api import router as households_api
 from core.archives.bulk_indexes import ensure_indexes
 from core.archives.care_api import PERMISSIONS as CARE_PERMISSIONS
@@ -44,11 +44,13 @@ api.include_router(care_api)
 api.include_router(village_book.api)
 api.include_router(exports.api)
 api.include_router(import_runs.api)
+api.include_router(verification.api)
 
 all_pages = APIRouter()
 all_pages.include_router(pages)
 all_pages.include_router(village_book.pages)
 all_pages.include_router(import_runs.pages)
+all_pages.include_router(verification.pages)
 
 
 @hookimpl
@@ -75,10 +77,14 @@ def register_page_routes() -> APIRouter:
 
 @hookimpl
 def menu_links(township, request) -> list[MenuLink]:  # type: ignore[no-untyped-def]
+    """The archive's pages for staff; 实名核验 for a resident account not yet linked."""
+    actor = getattr(getattr(request, "state", None), "actor", None)
+    verify = [MenuLink(href="/account/verify", label="实名核验", order=940)]
     return [
         MenuLink(href="/archives/households", label="民情档案", order=200, permission=service.READ),
         *village_book.MENU,
         *import_runs.MENU,
+        *(verify if verification.needs_verifying(actor) else []),
     ]
 
 

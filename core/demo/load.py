@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.archives.crypto import ArchiveCipher, archive_secret
+from core.archives.models import ArchiveHousehold, ArchivePerson
+from core.db.types import utcnow
 from core.demo.accounts import DemoAccount
 from core.demo.archive import ArchiveReport, load_archive
 from core.demo.tickets import TicketsReport, load_tickets
@@ -135,6 +137,7 @@ def load_demo(
     settings = settings or Settings()
     cipher = ArchiveCipher(archive_secret(engine, settings.archive_key))
     archive = load_archive(engine, cipher, demo_unit_rows())
+    link_demo_resident(engine)
     kernel = Kernel(settings, registry, engine)  # the ticket service needs types and scopes
     try:
         tickets = load_tickets(kernel)
@@ -143,6 +146,31 @@ def load_demo(
     finally:
         kernel.dispose()
     return DemoReport(units, archive, tickets, logins, plugins)
+
+
+def link_demo_resident(engine: Engine) -> int | None:
+    """The demo resident is a verified resident (实名核验): its account is linked to the head
+    of the first household of its grid, as if they had verified, so that the demo shows what
+    a verified resident sees. Left alone once linked; returns the person's id."""
+    demo = next(a for a in DEMO_ACCOUNTS if a.role == "resident")
+    with Session(engine) as session:
+        account = session.exec(select(Account).where(Account.username == demo.username)).first()
+        if account is None or account.person_id is not None:
+            return account.person_id if account else None
+        head = session.exec(
+            select(ArchivePerson)
+            .join(ArchiveHousehold, col(ArchiveHousehold.id) == col(ArchivePerson.household_id))
+            .where(
+                col(ArchiveHousehold.unit_code) == demo.unit_code, ArchivePerson.relation == "head"
+            )
+            .order_by(col(ArchiveHousehold.number))
+        ).first()
+        if head is None:
+            return None
+        account.person_id, account.person_verified_at = head.id, utcnow()
+        session.add(account)
+        session.commit()
+        return head.id
 
 
 def _load_plugin_demos(registry: PluginRegistry, kernel: Kernel) -> list[str]:

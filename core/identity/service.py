@@ -285,7 +285,7 @@ def count_attempt(session: Session, key: str) -> int:
     return count
 
 
-def _locked_until(session: Session, keys: list[str]) -> datetime | None:
+def running_lock(session: Session, keys: list[str]) -> datetime | None:
     """The latest running lock on ``keys``; an expired lock starts the count afresh."""
     now = utcnow()
     session.execute(
@@ -359,7 +359,7 @@ def authenticate(session: Session, username: str, password: str, address: str | 
             until,
         )
 
-    if (until := _locked_until(session, keys)) is not None:
+    if (until := running_lock(session, keys)) is not None:
         raise refuse_locked(until)
     counts = [count_attempt(session, key) for key in keys]
     over = [key for key, count, limit in zip(keys, counts, limits, strict=False) if count > limit]
