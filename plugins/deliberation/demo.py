@@ -8,8 +8,9 @@ services, each as far as its story goes:
   meeting's vote, 决议公开 and 实施结果公开;
 * 府山雅苑 elects its first 业主委员会 (3 seats, 5 candidates, 无记名投票, 可改票): voting now.
 
-Ballots are recorded in person by the community's 议事工作人员 (the demo has no verified
-resident accounts: linking an account to its archive person is the core's, see README).
+Ballots are recorded in person by the community's 议事工作人员. The core demo verifies its
+resident account (实名核验) as the head of the first household of 府山社区第一网格, who owns a
+flat of 府山雅苑 here: that resident can change the election ballot recorded for them online.
 
 Deterministic: owners, areas, representatives and choices follow fixed rules over the
 (deterministic) demo archive; the dates are relative to the moment it runs. Idempotent: the

@@ -73,6 +73,28 @@ def test_the_demo_runs_an_owners_and_a_village_matter_end_to_end(sanmin: Sanmin)
     roll = ok(clerk.get(f"{API}/matters/{election.id}/roll"))
     assert sum(r["voted"] for r in roll) == 9 and not any("choice" in r for r in roll)
 
+    # the demo resident is verified (the core demo links them) and owns a flat of 府山雅苑:
+    # they change the ballot the clerk recorded for them, from their phone
+    from fastapi.testclient import TestClient
+
+    token = sanmin.anonymous.post(
+        "/api/v1/auth/token", data={"username": "resident", "password": DEMO_PASSWORD}
+    )
+    resident = TestClient(
+        sanmin.app, headers={"Authorization": f"Bearer {ok(token)['access_token']}"}
+    )
+    detail = ok(resident.get(f"{API}/matters/{election.id}", params={"unit": demo.GRID}))
+    picked = [c["id"] for c in detail["candidates"]][:2]
+    cast = ok(
+        resident.post(
+            f"{API}/matters/{election.id}/ballots",
+            params={"unit": demo.GRID},
+            json={"candidates": picked, "version": detail["version"]},
+        )
+    )
+    assert (cast["voted"], cast["changed"]) == (True, True)
+    assert sum(r["voted"] for r in ok(clerk.get(f"{API}/matters/{election.id}/roll"))) == 9
+
     again = demo.load(sanmin.kernel)
     assert again is not None and "已存在，未改动" in again
     assert {t: (m.state, m.version) for t, m in matters_by_title(sanmin).items()} == {
