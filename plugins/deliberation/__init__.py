@@ -28,6 +28,7 @@ from .hooks import (
     register_roles,
     register_templates,
     register_workflows,
+    workbench_panels,
     workflow_guard,
 )
 
@@ -54,5 +55,6 @@ __all__ = [
     "register_roles",
     "register_templates",
     "register_workflows",
+    "workbench_panels",
     "workflow_guard",
 ]

@@ -17,13 +17,14 @@ from core import (
     Permission,
     Role,
     ScopeUnit,
+    WorkbenchPanel,
     Workflow,
     WorkflowInstance,
     hookimpl,
     page_link,
 )
 
-from . import demo, matters
+from . import demo, matters, workbench
 from .access import MANAGE, PERMISSIONS, REGISTER, ROLES
 from .api import api
 from .jobs import ADVANCE
@@ -117,3 +118,11 @@ def demo_accounts() -> list[DemoAccount]:
 def load_demo(kernel: Kernel) -> str | None:
     """A full owners' matter and a full village matter in 府山社区 (``demo.py``)."""
     return demo.load(kernel)
+
+
+@hookimpl
+async def workbench_panels(
+    township: ScopeUnit | None, request: Request
+) -> list[WorkbenchPanel] | None:
+    """议事进行中 on the workbench of those who run matters (``workbench.py``)."""
+    return await workbench.panels(township, request)

@@ -95,11 +95,17 @@ def test_the_demo_runs_an_owners_and_a_village_matter_end_to_end(sanmin: Sanmin)
     assert (cast["voted"], cast["changed"]) == (True, True)
     assert sum(r["voted"] for r in ok(clerk.get(f"{API}/matters/{election.id}/roll"))) == 9
 
+    workbench = clerk.get("/admin")  # the clerk's 工作台: the election being voted on
+    assert "议事进行中" in workbench.text and "1 项未决，1 项正在投票" in workbench.text
+    assert f'{PAGES}/matters/{election.id}?unit=' in workbench.text
+
     again = demo.load(sanmin.kernel)
     assert again is not None and "已存在，未改动" in again
     assert {t: (m.state, m.version) for t, m in matters_by_title(sanmin).items()} == {
         t: (m.state, m.version) for t, m in found.items()
     }
+    sanmin.disable(PLUGIN, demo.TOWNSHIP)  # switched off there: no panel on the workbench
+    assert "议事进行中" not in clerk.get("/admin").text
 
 
 def test_the_demo_stays_out_of_a_township_where_the_practice_is_off(sanmin: Sanmin) -> None:
