@@ -12,6 +12,7 @@ Every demo account has the same password, :data:`DEMO_PASSWORD`. It is printed b
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from core.demo.archive import ArchiveReport, load_archive
 from core.demo.tickets import TicketsReport, load_tickets
 from core.identity.access import AccessCatalog, build_catalog
 from core.identity.models import Account
+from core.identity.secrets import hash_password
 from core.identity.service import create_account, grant_role
 from core.kernel import Kernel
 from core.plugins.calling import call_impl
@@ -189,6 +191,12 @@ def _load_plugin_demos(registry: PluginRegistry, kernel: Kernel) -> list[str]:
     return summaries
 
 
+@functools.cache
+def demo_password_hash() -> str:
+    """One Argon2 hash of the (public) demo password, shared by every demo account."""
+    return hash_password(DEMO_PASSWORD)
+
+
 def _ensure_account(session: Session, catalog: AccessCatalog, demo: DemoAccount) -> DemoLogin:
     account = session.exec(select(Account).where(Account.username == demo.username)).first()
     created = account is None
@@ -201,6 +209,7 @@ def _ensure_account(session: Session, catalog: AccessCatalog, demo: DemoAccount)
             roles=[(demo.role, demo.unit_code)],
             by=DEMO_ACTOR,
             display_name=demo.display_name,
+            password_hash=demo_password_hash(),
         )
     else:
         grant_role(

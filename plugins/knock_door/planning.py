@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from core import (
@@ -24,6 +25,7 @@ from core import (
     care_thresholds,
     emit,
     parse_code,
+    utcnow,
 )
 
 from .models import Member, Plan, Team
@@ -115,25 +117,29 @@ class Roster:
 
 def generate_plans(session: Session, township_code: str, day: date) -> int:
     """Create the plans of the periods containing ``day`` for the township's targets that
-    have none yet; return how many were created (the caller commits)."""
-    wanted: dict[tuple[int, date], Plan] = {}
+    have none yet; return how many were created (the caller commits). One multi-row insert
+    (a township has thousands of targets: ORM objects cost more than the insert)."""
+    wanted: dict[tuple[int, date], dict[str, Any]] = {}
     roster = Roster.load(session, township_code)
+    now = utcnow()
     for target in targets(session, township_code):
         frequency = frequency_for(target.days)
         start, end = period_of(day, frequency)
         team_id, volunteer = roster.assign(target.unit_code, target.person_id)
-        wanted[target.person_id, start] = Plan(
-            person_id=target.person_id,
-            household_id=target.household_id,
-            unit_code=target.unit_code,
-            team_id=team_id,
-            volunteer=volunteer,
-            frequency=frequency,
-            basis=target.basis,
-            period_start=start,
-            due_on=end,
-            status="planned",
-        )
+        wanted[target.person_id, start] = {
+            "person_id": target.person_id,
+            "household_id": target.household_id,
+            "unit_code": target.unit_code,
+            "team_id": team_id,
+            "volunteer": volunteer,
+            "frequency": frequency,
+            "basis": target.basis,
+            "period_start": start,
+            "due_on": end,
+            "status": "planned",
+            "created_at": now,
+            "version": 1,
+        }
     if not wanted:
         return 0
     starts = {start for _, start in wanted}
@@ -144,8 +150,8 @@ def generate_plans(session: Session, township_code: str, day: date) -> int:
     )
     for key in existing:
         wanted.pop((key[0], key[1]), None)
-    session.add_all(wanted.values())
-    session.flush()
+    if wanted:
+        session.execute(insert(Plan), list(wanted.values()))
     return len(wanted)
 
 
