@@ -52,6 +52,7 @@ from core.units.service import UnitNotFound, get_unit, in_subtree, list_units
 from core.version import __version__
 from core.web.menu import MenuLink
 from core.web.panels import WorkbenchItem, WorkbenchPanel
+from core.web.refusals import field_errors, fields_named, refusal_by_field
 from core.web.render import page_link, render
 from core.web.scope import current_scope
 from core.workflows.deadlines import Deadline
@@ -64,6 +65,7 @@ from core.workflows.service import (
     transition_workflow,
     workflow_history,
 )
+from core.workflows.service import clean_inputs as clean_transition_inputs
 from core.workflows.spec import State, Transition, TransitionInput, Workflow, WorkflowInstance
 
 __all__ = [
@@ -121,9 +123,12 @@ __all__ = [
     "__version__",
     "apply_transition",
     "care_thresholds",
+    "clean_transition_inputs",
     "create_ticket",
     "current_scope",
     "emit",
+    "field_errors",
+    "fields_named",
     "get_session",
     "get_ticket",
     "get_unit",
@@ -142,6 +147,7 @@ __all__ = [
     "parse_code",
     "rate_ticket",
     "record_audit",
+    "refusal_by_field",
     "render",
     "role_at",
     "run_migrations_env",

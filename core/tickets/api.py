@@ -10,7 +10,6 @@ validation errors (``detail: [{loc, msg, type}]``), as the rest of the API does.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -29,13 +28,13 @@ from core.tickets import lifecycle, service, views
 from core.tickets.models import CHANNELS, Ticket, TicketComment
 from core.units.codes import UnitCodeError, parse_code, path_upper_bound
 from core.web.inputs import DB_INT_MAX, Offset, RowId, no_nul
+from core.web.refusals import FIELD
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])  # mounted under /api/v1
 
 Signed = Annotated[Actor, Depends(require_actor)]
 Version = Annotated[StrictInt, Field(ge=1, le=DB_INT_MAX, description="所见版本 / the version")]
 MAX_PAGE = 100
-FIELD = re.compile(r"^([A-Za-z_][\w.\-]*): ")
 
 
 def _kernel(request: Request) -> Kernel:

@@ -38,13 +38,14 @@ from core.identity.access import Actor
 from core.identity.web import Forbidden, require_actor
 from core.kernel import Kernel
 from core.tickets import attachments, lifecycle, service, views
-from core.tickets.api import FIELD, TicketBody
+from core.tickets.api import TicketBody
 from core.tickets.models import CHANNELS, SATISFACTION_LEVELS, Ticket
 from core.tickets.types import PRIORITIES, TicketType
 from core.units.codes import UnitCodeError, parse_code, path_upper_bound
 from core.units.models import Unit
 from core.units.service import OutOfScope
 from core.web.inputs import DB_INT_MAX, Offset, RowId
+from core.web.refusals import refusal_by_field
 from core.web.render import render
 from core.workflows.deadlines import CHINA
 from core.workflows.spec import Transition
@@ -277,14 +278,6 @@ def ticket_from_form(
     return body, values
 
 
-def by_field(detail: Any) -> dict[str, str]:
-    """A service refusal (``"field: message"``) as ``{field: message}``; ``""`` holds a
-    message naming no field of the form."""
-    text = str(detail)
-    named = FIELD.match(text)
-    return {named.group(1): text[named.end() :]} if named else {"": text}
-
-
 def photos_from_form(form: FormData) -> list[UploadFile]:
     """The photos chosen in the form's ``photos`` input (a browser sends an empty part when
     none is chosen)."""
@@ -357,7 +350,7 @@ async def ticket_form_submit(
                 raise
             errors = {
                 PHOTOS if name == "file" else name: text
-                for name, text in by_field(exc.detail).items()
+                for name, text in refusal_by_field(exc.detail).items()
             }
             # the key already made another ticket (the form sent back and edited): a new one
             fresh = "Idempotency-Key" in errors or key is None
@@ -662,7 +655,7 @@ async def photo_submit(request: Request, ticket_id: RowId, actor: Signed) -> Res
         except HTTPException as exc:
             if exc.status_code == 404:
                 raise
-            text = next(iter(by_field(exc.detail).values()))
+            text = next(iter(refusal_by_field(exc.detail).values()))
             return await _ticket_page(
                 request, actor, ticket_id, error=text, status_code=exc.status_code, chosen=PHOTOS
             )

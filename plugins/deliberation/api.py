@@ -19,17 +19,13 @@ naming the field; a matter outside the caller's reach answers 404, like an unkno
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from core import Actor, Kernel, Scope, current_scope
+from core import Actor, Kernel, Scope, current_scope, fields_named
 
 from . import ballots, matters, registers, views
 from .access import READ
@@ -44,7 +40,6 @@ MatterId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="议题编号 / 
 EstateId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="小区编号 / estate id")]
 Limit = Annotated[int, Query(ge=1, le=100, description="条数 / page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="跳过的条数 / rows to skip")]
-FIELD = re.compile(r"^([A-Za-z_][\w.\-]*): ")
 
 
 def kernel_of(request: Request) -> Kernel:
@@ -60,22 +55,6 @@ def actor_of(request: Request) -> Actor:
 def session_of(request: Request) -> Session:
     """A session on the kernel's engine; objects stay readable after commit."""
     return Session(kernel_of(request).engine, expire_on_commit=False)
-
-
-@contextmanager
-def fields_named(where: str = "body") -> Iterator[None]:
-    """Turn a service's 422 ``"field: message"`` into a validation error at that field."""
-    try:
-        yield
-    except HTTPException as exc:
-        named = FIELD.match(exc.detail) if isinstance(exc.detail, str) else None
-        if exc.status_code != 422 or named is None:
-            raise
-        field, message = named.group(1), exc.detail[named.end() :]
-        loc = ("query", field) if field == "unit" else (where, *field.split("."))
-        raise RequestValidationError(
-            [{"loc": loc, "msg": message, "type": "value_error"}]
-        ) from None
 
 
 def staff_only(kernel: Kernel, actor: Actor, matter: Matter) -> None:

@@ -38,6 +38,7 @@ from core import (
     Transition,
     WorkflowInstance,
     apply_transition,
+    clean_transition_inputs,
     parse_code,
     record_audit,
     scope_clause,
@@ -377,23 +378,6 @@ def meetings_of(session: Session, matter_id: int) -> list[Meeting]:
 # -- steps -----------------------------------------------------------------------------------
 
 
-def clean_inputs(step: Transition, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The step's inputs, checked: 422 naming ``inputs.<name>`` for an unknown one, a
-    missing required one or a bad value. Empty optional inputs are left out."""
-    unknown = sorted(name for name in inputs if step.input(name) is None)
-    if unknown:
-        raise invalid(f"inputs.{unknown[0]}", f"「{step.label}」没有此项输入 / unknown input")
-    cleaned: dict[str, Any] = {}
-    for item in step.inputs:
-        try:
-            value = item.clean(inputs.get(item.name))
-        except ValueError as exc:
-            raise invalid(f"inputs.{item.name}", str(exc)) from None
-        if value is not None:
-            cleaned[item.name] = value
-    return cleaned
-
-
 def blocked(kernel: Kernel, matter: Matter, name: str, now: datetime) -> str | None:
     """Why step ``name`` cannot be taken on ``matter`` now (besides state and permission),
     or ``None``."""
@@ -586,7 +570,7 @@ def transition(
         raise DeliberationError(404, f"transition: 议题没有「{name}」这一步 / no such transition")
     if not vouched:
         require(kernel, actor, MANAGE, matter.unit_code)
-    values = clean_inputs(step, dict(inputs or {}))
+    values = clean_transition_inputs(step, dict(inputs or {}))
     now = now or kernel.workflows.clock()
     changes: dict[str, Any] = {}
     due = None

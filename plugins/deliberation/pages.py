@@ -27,11 +27,22 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from core import Actor, Kernel, Level, Scope, current_scope, list_units, page_link, render
+from core import (
+    Actor,
+    Kernel,
+    Level,
+    Scope,
+    current_scope,
+    field_errors,
+    list_units,
+    page_link,
+    refusal_by_field,
+    render,
+)
 
 from . import ballots, matters, registers, views
 from .access import PROPOSE, READ, REGISTER, village_of
-from .api import FIELD, MatterId
+from .api import MatterId
 from .inputs import DB_INT_MAX
 from .rules import MEETINGS, OWNER_TYPES, VILLAGE_TOPICS
 
@@ -53,18 +64,6 @@ DONE = {
     "representative": "村民代表已登记。",
 }
 # pydantic's error types as the forms say them in Chinese ({…} from the error's context)
-MESSAGES = {
-    "missing": "此项为必填项",
-    "string_too_long": "最多 {max_length} 个字符",
-    "string_too_short": "不能为空",
-    "int_parsing": "应为整数",
-    "greater_than_equal": "不能小于 {ge}",
-    "less_than_equal": "不能大于 {le}",
-    "literal_error": "应为以下之一：{expected}",
-    "date_parsing": "日期格式应为 年-月-日",
-    "date_from_datetime_parsing": "日期格式应为 年-月-日",
-    "too_long": "最多 {max_length} 项",
-}
 
 
 def _kernel(request: Request) -> Kernel:
@@ -90,35 +89,6 @@ def _redirect(request: Request, path: str, **params: object) -> RedirectResponse
 def _text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
-
-
-def message(error: Any) -> str:
-    """One validation error in Chinese: ours already are; pydantic's by their type."""
-    text = str(error.get("msg", ""))
-    if error.get("type") == "value_error":
-        return text.removeprefix("Value error, ")
-    template = MESSAGES.get(str(error.get("type")))
-    if template is None:
-        return text
-    try:
-        return template.format(**(error.get("ctx") or {}))
-    except (KeyError, IndexError):
-        return template.split("{")[0].rstrip("：: ")
-
-
-def errors_of(exc: ValidationError) -> dict[str, str]:
-    """A model's validation errors by field (the first for each), in Chinese."""
-    found: dict[str, str] = {}
-    for error in exc.errors():
-        found.setdefault(".".join(str(p) for p in error["loc"]), message(error))
-    return found
-
-
-def by_field(detail: Any) -> dict[str, str]:
-    """A service refusal (``"field: message"``) as ``{field: message}`` (``""``: no field)."""
-    text = str(detail)
-    named = FIELD.match(text)
-    return {named.group(1): text[named.end() :]} if named else {"": text}
 
 
 async def _page(
@@ -148,7 +118,7 @@ def _parse(model: type[Model], values: dict[str, Any]) -> Model:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise Refused(422, errors_of(exc)) from None
+        raise Refused(422, field_errors(exc)) from None
 
 
 class Refused(Exception):
@@ -172,7 +142,7 @@ async def _act(request: Request, work: Callable[[Session], T]) -> T:
     except HTTPException as exc:
         if exc.status_code == 404:
             raise
-        raise Refused(exc.status_code, by_field(exc.detail)) from None
+        raise Refused(exc.status_code, refusal_by_field(exc.detail)) from None
 
 
 async def _choose(request: Request, scope: Scope, title: str, path: str) -> Response:

@@ -16,17 +16,13 @@ naming the field; an order outside the caller's scope answers 404, like an unkno
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from core import Actor, Kernel, Scope, current_scope
+from core import Actor, Kernel, Scope, current_scope, fields_named
 
 from . import catalogue, paperwork, publication, roster, service, views
 from .inputs import DB_INT_MAX, Phone, RowId
@@ -38,7 +34,6 @@ OrderId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="代办单编号 
 ItemId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="事项编号 / item id")]
 Limit = Annotated[int, Query(ge=1, le=100, description="条数 / page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="跳过的条数 / rows to skip")]
-FIELD = re.compile(r"^([A-Za-z_][\w.\-]*): ")
 
 
 def kernel_of(request: Request) -> Kernel:
@@ -51,23 +46,6 @@ def actor_of(request: Request) -> Actor:
 
 def session_of(request: Request) -> Session:
     return Session(kernel_of(request).engine, expire_on_commit=False)
-
-
-@contextmanager
-def fields_named(where: str = "body") -> Iterator[None]:
-    """Turn a service's 422 ``"field: message"`` into a validation error at that field
-    (``where`` is ``body`` or ``query``; ``Idempotency-Key`` is a header)."""
-    try:
-        yield
-    except HTTPException as exc:
-        named = FIELD.match(exc.detail) if isinstance(exc.detail, str) else None
-        if exc.status_code != 422 or named is None:
-            raise
-        field, message = named.group(1), exc.detail[named.end() :]
-        loc = ("header", field) if field == "Idempotency-Key" else (where, *field.split("."))
-        raise RequestValidationError(
-            [{"loc": loc, "msg": message, "type": "value_error"}]
-        ) from None
 
 
 # -- catalogue -----------------------------------------------------------------------------

@@ -27,11 +27,20 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from core import Actor, Kernel, Scope, current_scope, page_link, render
+from core import (
+    Actor,
+    Kernel,
+    Scope,
+    current_scope,
+    field_errors,
+    page_link,
+    refusal_by_field,
+    render,
+)
 
 from . import catalogue, paperwork, publication, roster, service, views
 from .access import CATALOGUE, DISPATCH, HANDLE, ORDER
-from .api import FIELD, OrderId
+from .api import OrderId
 from .inputs import DB_INT_MAX
 from .workflow import DELIVERIES, ORDER_WORKFLOW, RATINGS, STATES
 
@@ -93,50 +102,6 @@ def _text(form: FormData, name: str) -> str:
 
 
 # pydantic's error types as the forms say them in Chinese ({…} from the error's context)
-MESSAGES = {
-    "missing": "此项为必填项",
-    "string_too_long": "最多 {max_length} 个字符",
-    "string_too_short": "不能为空",
-    "string_pattern_mismatch": "格式不正确",
-    "int_parsing": "应为整数",
-    "greater_than_equal": "不能小于 {ge}",
-    "less_than_equal": "不能大于 {le}",
-    "literal_error": "应为以下之一：{expected}",
-    "date_parsing": "日期格式应为 年-月-日",
-    "date_from_datetime_parsing": "日期格式应为 年-月-日",
-    "datetime_parsing": "时间格式不正确",
-    "datetime_from_date_parsing": "时间格式不正确",
-    "too_long": "最多 {max_length} 项",
-}
-
-
-def message(error: Any) -> str:
-    """One validation error in Chinese: ours already are; pydantic's by their type."""
-    text = str(error.get("msg", ""))
-    if error.get("type") == "value_error":
-        return text.removeprefix("Value error, ")
-    template = MESSAGES.get(str(error.get("type")))
-    if template is None:
-        return text
-    try:
-        return template.format(**(error.get("ctx") or {}))
-    except (KeyError, IndexError):
-        return template.split("{")[0].rstrip("：: ")
-
-
-def errors_of(exc: ValidationError) -> dict[str, str]:
-    """A model's validation errors by field (the first for each), in Chinese."""
-    found: dict[str, str] = {}
-    for error in exc.errors():
-        found.setdefault(".".join(str(p) for p in error["loc"]), message(error))
-    return found
-
-
-def by_field(detail: Any) -> dict[str, str]:
-    """A service refusal (``"field: message"``) as ``{field: message}`` (``""``: no field)."""
-    text = str(detail)
-    named = FIELD.match(text)
-    return {named.group(1): text[named.end() :]} if named else {"": text}
 
 
 async def _page(
@@ -256,7 +221,7 @@ async def order_submit(request: Request, scope: ScopeDep, item_id: ItemId) -> Re
     try:
         body = service.OrderIn.model_validate({**values, "item_id": item_id})
     except ValidationError as exc:
-        return await _order_form(request, scope, item_id, values, key, errors_of(exc), 422)
+        return await _order_form(request, scope, item_id, values, key, field_errors(exc), 422)
 
     def place(session: Session) -> int:
         order, _ = service.place_order(
@@ -269,7 +234,7 @@ async def order_submit(request: Request, scope: ScopeDep, item_id: ItemId) -> Re
     except HTTPException as exc:
         if exc.status_code == 404:
             raise
-        errors = by_field(exc.detail)
+        errors = refusal_by_field(exc.detail)
         fresh = secrets.token_urlsafe(16) if "Idempotency-Key" in errors else key
         return await _order_form(request, scope, item_id, values, fresh, errors, exc.status_code)
     return _redirect(request, f"/orders/{order_id}", done="order")
@@ -482,7 +447,12 @@ async def _act(
         await _load(request, run)
     except ValidationError as exc:
         return await _order_page(
-            request, order_id, error=errors_of(exc), chosen=chosen, values=values, status_code=422
+            request,
+            order_id,
+            error=field_errors(exc),
+            chosen=chosen,
+            values=values,
+            status_code=422,
         )
     except HTTPException as exc:
         if exc.status_code == 404:
@@ -490,7 +460,7 @@ async def _act(
         return await _order_page(
             request,
             order_id,
-            error=by_field(exc.detail),
+            error=refusal_by_field(exc.detail),
             chosen=chosen,
             values=values,
             status_code=exc.status_code,
@@ -665,7 +635,7 @@ async def new_item_submit(request: Request, scope: ScopeDep) -> Response:
     try:
         body = catalogue.ItemIn.model_validate({k: v for k, v in values.items() if k != "version"})
     except ValidationError as exc:
-        return await _item_form(request, None, values, errors_of(exc), 422)
+        return await _item_form(request, None, values, field_errors(exc), 422)
 
     def create(session: Session) -> None:
         catalogue.create_item(session, kernel, actor, scope.township.code, body)
@@ -676,7 +646,9 @@ async def new_item_submit(request: Request, scope: ScopeDep) -> Response:
     except HTTPException as exc:
         if exc.status_code in (403, 404):
             raise
-        return await _item_form(request, None, values, by_field(exc.detail), exc.status_code)
+        return await _item_form(
+            request, None, values, refusal_by_field(exc.detail), exc.status_code
+        )
     return _redirect(request, "/catalogue", done="saved")
 
 
@@ -700,7 +672,7 @@ async def edit_item_submit(request: Request, scope: ScopeDep, item_id: ItemId) -
     try:
         body = catalogue.ItemUpdate.model_validate(values)
     except ValidationError as exc:
-        return await _item_form(request, item, values, errors_of(exc), 422)
+        return await _item_form(request, item, values, field_errors(exc), 422)
 
     def update(session: Session) -> None:
         catalogue.update_item(session, kernel, actor, scope.township.code, item_id, body)
@@ -711,5 +683,7 @@ async def edit_item_submit(request: Request, scope: ScopeDep, item_id: ItemId) -
     except HTTPException as exc:
         if exc.status_code in (403, 404):
             raise
-        return await _item_form(request, item, values, by_field(exc.detail), exc.status_code)
+        return await _item_form(
+            request, item, values, refusal_by_field(exc.detail), exc.status_code
+        )
     return _redirect(request, "/catalogue", done="saved")

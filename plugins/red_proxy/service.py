@@ -39,6 +39,7 @@ from core import (
     Transition,
     WorkflowInstance,
     apply_transition,
+    clean_transition_inputs,
     emit,
     parse_code,
     scope_clause,
@@ -310,23 +311,6 @@ def available(kernel: Kernel, actor: Actor, order: Order) -> list[Transition]:
     return [s for s in ORDER_WORKFLOW.outgoing(order.state) if may_take(kernel, actor, order, s)]
 
 
-def clean_inputs(step: Transition, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The step's inputs, checked: 422 naming ``inputs.<name>`` for an unknown one, a
-    missing required one or a bad value. Empty optional inputs are left out."""
-    unknown = sorted(name for name in inputs if step.input(name) is None)
-    if unknown:
-        raise invalid(f"inputs.{unknown[0]}", f"「{step.label}」没有此项输入 / unknown input")
-    cleaned: dict[str, Any] = {}
-    for item in step.inputs:
-        try:
-            value = item.clean(inputs.get(item.name))
-        except ValueError as exc:
-            raise invalid(f"inputs.{item.name}", str(exc)) from None
-        if value is not None:
-            cleaned[item.name] = value
-    return cleaned
-
-
 def _checks(
     session: Session, order: Order, step: Transition, values: dict[str, Any]
 ) -> dict[str, Any]:
@@ -416,7 +400,7 @@ def transition_order(
     if step is None:
         raise ProxyError(404, f"transition: 代办单没有「{name}」这一步 / no such transition")
     vouched = authorise(kernel, actor, order, step)
-    values = clean_inputs(step, dict(inputs or {}))
+    values = clean_transition_inputs(step, dict(inputs or {}))
     if version == order.version and order.state in step.sources:
         changes = _checks(session, order, step, values)
     else:
