@@ -28,6 +28,7 @@ from core.forms.spec import FormSpec
 from core.hookspecs import hookimpl, hookspec
 from core.identity.access import Actor, Permission, Role, role_at, scope_clause
 from core.identity.accounts_service import list_accounts
+from core.identity.web import require_permission
 from core.jobs.spec import Job, JobContext
 from core.kernel import Kernel, Scope
 from core.metrics.compute import metric_value
@@ -149,6 +150,7 @@ __all__ = [
     "record_audit",
     "refusal_by_field",
     "render",
+    "require_permission",
     "role_at",
     "run_migrations_env",
     "scope_clause",

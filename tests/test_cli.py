@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
@@ -93,6 +94,13 @@ def test_a_refused_change_writes_nothing(demo_db, sanmin_database_url: str) -> N
 def test_commands_on_an_unmigrated_database_say_what_to_run(cli) -> None:  # type: ignore[no-untyped-def]
     code, _, err = cli("units", "list")
     assert code == 1 and "sanmin db upgrade" in err
+
+
+def test_a_plugin_s_migrations_wait_for_the_core_s(cli, sanmin_database_url: str) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli("db", "upgrade", "--plugin", "red_proxy")
+    assert code == 1 and "请先运行 sanmin db upgrade" in err and "Traceback" not in err
+    with make_engine(sanmin_database_url).connect() as connection:  # nothing was made
+        assert "red_proxy_order" not in inspect(connection).get_table_names()
 
 
 def test_units_list_and_load(demo_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -107,8 +107,23 @@ def upgrade(engine: Engine, history: History, registry: PluginRegistry) -> None:
     log.info("Migrated %s to %s", history.name, ", ".join(sorted(history.heads())))
 
 
+class MigrationOrderError(ValueError):
+    """A plugin's migrations asked for before the core's (its tables refer to the core's)."""
+
+
 def upgrade_all(engine: Engine, registry: PluginRegistry, only: str | None = None) -> list[str]:
-    """Upgrade core then plugins (or only the history named ``only``); return the names run."""
+    """Upgrade core then plugins (or only the history named ``only``); return the names run.
+
+    :raises MigrationOrderError: ``only`` names a plugin while the core is not at its head
+        (a plugin's tables refer to the core's units and accounts).
+    """
+    if only is not None and only != "core":
+        core = next(h for h in histories(registry) if h.name == "core")
+        if current_revisions(engine, core) != core.heads():
+            raise MigrationOrderError(
+                "核心尚未迁移到最新，请先运行 sanmin db upgrade / the core is not migrated: "
+                "run sanmin db upgrade first"
+            )
     done = []
     for history in histories(registry):
         if only is None or history.name == only:
