@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable
@@ -32,6 +33,7 @@ async def call_robust(
     *,
     where: str | None,
     check: Callable[[Any], Any] | None = None,
+    concurrently: bool = False,
     **kwargs: Any,
 ) -> list[Any]:
     """Call a contribution hook in call order; log and skip an implementation that fails.
@@ -40,19 +42,23 @@ async def call_robust(
     page down. Results are resolved with :func:`await_me_maybe`; ``None`` is dropped.
     ``check`` converts each result (raising on a bad one), so that a wrong return value
     is logged with its plugin and skipped too. Wrappers are not supported on hooks
-    called this way.
+    called this way. With ``concurrently``, the implementations' awaitables run at once
+    (each reading in its own thread, say); the results keep the call order.
     """
-    results = []
-    for impl in reversed(caller.get_hookimpls()):
+
+    async def one(impl: HookImpl) -> Any:
         try:
             result = await await_me_maybe(call_impl(impl, kwargs))
-            if result is not None and check is not None:
-                result = check(result)
+            return check(result) if result is not None and check is not None else result
         except Exception:
             log.exception(
                 "Hook %s failed: plugin=%s township=%s", caller.name, impl.plugin_name, where
             )
-            continue
-        if result is not None:
-            results.append(result)
-    return results
+            return None
+
+    impls = list(reversed(caller.get_hookimpls()))
+    if concurrently:
+        results = await asyncio.gather(*(one(impl) for impl in impls))
+    else:
+        results = [await one(impl) for impl in impls]
+    return [result for result in results if result is not None]

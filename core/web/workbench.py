@@ -45,6 +45,7 @@ async def panels_for(request: Request) -> list[WorkbenchPanel]:
         hooks.workbench_panels,
         where=township.code if township else None,
         check=panel_entries,
+        concurrently=True,  # each panel reads in its own thread: the page waits for the slowest
         township=township,
         request=request,
     )
