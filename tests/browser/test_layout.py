@@ -63,6 +63,11 @@ PAGES = [
     pytest.param(
         "一村一册", "village_cadre", f"/archives/village-book?unit={VILLAGE}", id="village-book"
     ),
+    pytest.param("工作台", "grid_worker", "/admin", id="workbench"),
+    pytest.param("实名核验", "resident", "/account/verify", id="account-verify"),
+    pytest.param("行政区划", "county_admin", "/admin/units", id="units"),
+    pytest.param("系统设置", "county_admin", "/admin/settings", id="settings"),
+    pytest.param("民主议事", "deliberation_clerk", "/p/deliberation/", id="deliberation"),
     pytest.param("指标看板", "county_admin", "/admin/dashboard", id="dashboard"),
     pytest.param("插件管理", "county_admin", "/admin/plugins", id="plugins"),
     pytest.param("审计日志", "county_admin", "/admin/audit", id="audit"),
