@@ -389,9 +389,9 @@ class TownshipSpecs:
             either. An implementation that reads the database should be ``async def`` and
             do its reading with ``starlette.concurrency.run_in_threadpool`` so as not to
             hold up the event loop: the plugins' awaitables are awaited at once, so the
-            page waits for the slowest panel, not for their sum. Return nothing for an actor the panel is not for (the
-            page shows only what a panel contains; what its links open checks access
-            itself).
+            page waits for the slowest panel, not for their sum. Return nothing for an
+            actor the panel is not for (the page shows only what a panel contains; what
+            its links open checks access itself).
 
         Township scope: only plugins enabled in ``township`` are called. A failing
         implementation is logged with the plugin's name and skipped (the page still
