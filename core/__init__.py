@@ -57,6 +57,7 @@ from core.web.refusals import field_errors, fields_named, refusal_by_field
 from core.web.render import page_link, render
 from core.web.scope import current_scope
 from core.workflows.deadlines import Deadline
+from core.workflows.ownership import ServiceOnly
 from core.workflows.service import (
     WorkflowError,
     apply_transition,
@@ -104,6 +105,7 @@ __all__ = [
     "Scope",
     "ScopeUnit",
     "SectionEntry",
+    "ServiceOnly",
     "Settings",
     "StartupError",
     "State",

@@ -78,7 +78,7 @@ def workflow_guard(
     instance: WorkflowInstance, transition: str, actor: Actor, inputs: dict[str, object]
 ) -> str | None:
     """Tickets move only through the ticket service (which keeps the ticket row in step)."""
-    return service.refuse_outside_service(instance)
+    return service.OWNED.refuse(instance)
 
 
 @hookimpl

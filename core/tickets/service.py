@@ -13,9 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -38,6 +35,7 @@ from core.tickets.models import CHANNELS, SATISFACTION_LEVELS, Ticket, TicketIde
 from core.tickets.types import NATURES, TicketType, TicketTypeCatalog
 from core.units.codes import Level, UnitCodeError, parse_code
 from core.workflows.deadlines import add_working_days
+from core.workflows.ownership import ServiceOnly
 from core.workflows.service import apply_transition, clean_inputs, start_workflow
 from core.workflows.spec import WorkflowInstance
 
@@ -46,7 +44,12 @@ MAX_REOPENS = 2
 LEVELS = (Level.grid, Level.village, Level.township, Level.county, Level.city)
 SYSTEM = Actor(kind="system", id=0, name="sweeper", roles=(), display_name="系统")
 
-_through_service: ContextVar[bool] = ContextVar("ticket_service", default=False)
+# the ticket workflow moves only through this service (the plugin's workflow_guard)
+OWNED = ServiceOnly(
+    lifecycle.PLUGIN,
+    [lifecycle.WORKFLOW],
+    "工单请通过工单接口办理（/api/v1/tickets）/ use the tickets API",
+)
 _catalogs: WeakKeyDictionary[Kernel, TicketTypeCatalog] = WeakKeyDictionary()
 _catalog_lock = threading.Lock()
 
@@ -76,20 +79,6 @@ def types_at(kernel: Kernel, unit_code: str, actor: Actor | None = None) -> list
         actor.kind == "system" or kernel.allowed(actor, lifecycle.HANDLE, unit_code)
     )
     return [kind for kind in offered if staff or not kind.staff_only]
-
-
-def in_service() -> bool:
-    """Whether the ticket service is taking the current transition (the guard's question)."""
-    return _through_service.get()
-
-
-@contextmanager
-def _service_transition() -> Iterator[None]:
-    token = _through_service.set(True)
-    try:
-        yield
-    finally:
-        _through_service.reset(token)
 
 
 def level_of(unit_code: str) -> int:
@@ -503,7 +492,7 @@ def transition_ticket(
     now = now or kernel.workflows.clock()
     values = clean_inputs(step, dict(inputs or {}))
     clocks = _due(kind, ticket, transition, values, now)
-    with _service_transition():
+    with OWNED.step():
         moved, taken = apply_transition(
             session,
             kernel,
@@ -609,15 +598,3 @@ def cancel_own(
     return transition_ticket(
         session, kernel, actor, ticket, "cancel", version, {"reason": reason}, vouched=True
     )
-
-
-def refuse_outside_service(instance: WorkflowInstance) -> str | None:
-    """The tickets plugin's guard: the ticket workflow moves only through this service."""
-    if (
-        isinstance(instance, WorkflowInstance)  # the hook tests call every guard with None
-        and instance.plugin == lifecycle.PLUGIN
-        and instance.workflow == lifecycle.WORKFLOW
-        and not in_service()
-    ):
-        return "工单请通过工单接口办理（/api/v1/tickets）/ use the tickets API"
-    return None

@@ -58,7 +58,7 @@ def workflow_guard(
     instance: WorkflowInstance, transition: str, actor: Actor, inputs: dict[str, Any]
 ) -> str | None:
     """Matters move only through the matter service, which keeps the matter row in step."""
-    return matters.refuse_outside_service(instance)
+    return matters.OWNED.refuse(instance)
 
 
 @hookimpl

@@ -20,9 +20,6 @@ Functions take the caller's session and never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -35,8 +32,8 @@ from core import (
     Actor,
     Kernel,
     Level,
+    ServiceOnly,
     Transition,
-    WorkflowInstance,
     apply_transition,
     clean_transition_inputs,
     parse_code,
@@ -66,7 +63,12 @@ from .workflows import (
 MAX_VOTING_DAYS = 60
 SYSTEM = Actor("system", 0, PLUGIN, (), display_name="民主议事")
 
-_through_service: ContextVar[bool] = ContextVar("deliberation_service", default=False)
+# matters move only through this service (the plugin's workflow_guard)
+OWNED = ServiceOnly(
+    PLUGIN,
+    WORKFLOWS,
+    "议题请通过民主议事办理（/api/v1/p/deliberation/matters）/ use the deliberation API",
+)
 
 
 class CandidateIn(BaseModel):
@@ -95,27 +97,6 @@ class MatterIn(BaseModel):
 
 
 # -- the guard -------------------------------------------------------------------------------
-
-
-@contextmanager
-def _service_step() -> Iterator[None]:
-    token = _through_service.set(True)
-    try:
-        yield
-    finally:
-        _through_service.reset(token)
-
-
-def refuse_outside_service(instance: WorkflowInstance | None) -> str | None:
-    """The plugin's ``workflow_guard``: matters move only through this service."""
-    if (
-        isinstance(instance, WorkflowInstance)
-        and instance.plugin == PLUGIN
-        and instance.workflow in WORKFLOWS
-        and not _through_service.get()
-    ):
-        return "议题请通过民主议事办理（/api/v1/p/deliberation/matters）/ use the deliberation API"
-    return None
 
 
 # -- time ------------------------------------------------------------------------------------
@@ -576,7 +557,7 @@ def transition(
     due = None
     if version == matter.version and matter.state in step.sources:
         name, values, changes, due = _prepare(session, kernel, actor, matter, name, values, now)
-    with _service_step():
+    with OWNED.step():
         moved, _ = apply_transition(
             session,
             kernel,

@@ -47,7 +47,7 @@ from .scoping import (
     townships_on,
     within,
 )
-from .workflows import CALL, LINKABLE_TRIP_STATES, service_step
+from .workflows import CALL, LINKABLE_TRIP_STATES, OWNED
 
 NOT_FOUND = "来电不存在或不在您的范围内 / no such call in your scope"
 BACKDATE_DAYS = 7  # a call may be entered late, within a week
@@ -248,7 +248,7 @@ def step(
 ) -> None:
     """Take a step of the call's workflow and mirror it on the row (not committed)."""
     renamed = {f"inputs.{name}": name for name in inputs}
-    with service_step(), fields_under("", renamed):
+    with OWNED.step(), fields_under("", renamed):
         moved = transition_workflow(
             session,
             kernel,

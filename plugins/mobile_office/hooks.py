@@ -28,7 +28,7 @@ from .access import DISPATCH, INTAKE, PERMISSIONS, READ, RECORD, ROLES
 from .api import api
 from .metrics import mobile_office_metrics
 from .pages import pages
-from .workflows import WORKFLOWS, refuse_outside_service
+from .workflows import OWNED, WORKFLOWS
 
 HERE = Path(__file__).resolve().parent
 BASE = "/p/mobile_office"
@@ -81,7 +81,7 @@ def workflow_guard(
     instance: WorkflowInstance, transition: str, actor: Actor, inputs: dict[str, Any]
 ) -> str | None:
     """Calls and trips move only through this plugin's services (which keep its rows)."""
-    return refuse_outside_service(instance)
+    return OWNED.refuse(instance)
 
 
 @hookimpl

@@ -49,9 +49,9 @@ from .scoping import (
 from .workflows import (
     DISPATCHED,
     ON_SITE_TRIP_STATES,
+    OWNED,
     RECEIVED,
     TRIP,
-    service_step,
 )
 
 NOT_FOUND = "出车单不存在或不在您的范围内 / no such trip in your scope"
@@ -288,7 +288,7 @@ def move_trip(
     for call in going:
         if call.arrived_at is None and at < call.received_at:
             raise Refusal(422, f"到场时间早于来电 #{call.id} 的时间 / before the call", "at")
-    with service_step(), fields_under(""):
+    with OWNED.step(), fields_under(""):
         moved = transition_workflow(
             session,
             kernel,

@@ -12,11 +12,7 @@ generic workflow pages and API).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-
-from core import State, Transition, TransitionInput, Workflow, WorkflowInstance
+from core import ServiceOnly, State, Transition, TransitionInput, Workflow
 
 from .access import DISPATCH, INTAKE, PLUGIN, READ, RECORD
 
@@ -118,25 +114,5 @@ CALL_STATES = {s.name: s.label for s in CALL.states}
 TRIP_STATES = {s.name: s.label for s in TRIP.states}
 OUTSIDE = "民情直通车的来电和出车请在民情直通车页面或接口办理 / use the mobile_office pages or API"
 
-_in_service: ContextVar[bool] = ContextVar("mobile_office_service", default=False)
-
-
-@contextmanager
-def service_step() -> Iterator[None]:
-    """Mark the steps taken inside as the plugin's own (the guard lets them pass)."""
-    token = _in_service.set(True)
-    try:
-        yield
-    finally:
-        _in_service.reset(token)
-
-
-def refuse_outside_service(instance: WorkflowInstance | None) -> str | None:
-    """The plugin's ``workflow_guard``: its workflows move only through its services."""
-    if (
-        isinstance(instance, WorkflowInstance)
-        and instance.plugin == PLUGIN
-        and not _in_service.get()
-    ):
-        return OUTSIDE
-    return None
+# calls and trips move only through the plugin's services (its workflow_guard)
+OWNED = ServiceOnly(PLUGIN, None, OUTSIDE)

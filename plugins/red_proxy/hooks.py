@@ -56,7 +56,7 @@ def workflow_guard(
     instance: WorkflowInstance, transition: str, actor: Actor, inputs: dict[str, Any]
 ) -> str | None:
     """Orders move only through the order service, which keeps the order row in step."""
-    return service.refuse_outside_service(instance)
+    return service.OWNED.refuse(instance)
 
 
 @hookimpl

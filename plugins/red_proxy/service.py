@@ -20,9 +20,6 @@ settles a concurrent retry of the same ``Idempotency-Key`` itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -36,8 +33,8 @@ from core import (
     Deadline,
     Kernel,
     Level,
+    ServiceOnly,
     Transition,
-    WorkflowInstance,
     apply_transition,
     clean_transition_inputs,
     emit,
@@ -56,7 +53,10 @@ from .workflow import NAME, OPEN, ORDER_WORKFLOW, PLUGIN, RATINGS, SATISFACTION
 ASSIGNEE_STEPS = ("take", "request_materials", "resume", "finish")
 MAX_KEY = 200
 
-_through_service: ContextVar[bool] = ContextVar("red_proxy_service", default=False)
+# orders move only through this service (the plugin's workflow_guard)
+OWNED = ServiceOnly(
+    PLUGIN, [NAME], "代办单请通过红色代办办理（/api/v1/p/red_proxy/orders）/ use the red_proxy API"
+)
 
 
 class OrderIn(BaseModel):
@@ -71,27 +71,6 @@ class OrderIn(BaseModel):
 
 
 # -- the guard -----------------------------------------------------------------------------
-
-
-@contextmanager
-def _service_step() -> Iterator[None]:
-    token = _through_service.set(True)
-    try:
-        yield
-    finally:
-        _through_service.reset(token)
-
-
-def refuse_outside_service(instance: WorkflowInstance | None) -> str | None:
-    """The plugin's ``workflow_guard``: orders move only through this service."""
-    if (
-        isinstance(instance, WorkflowInstance)
-        and instance.plugin == PLUGIN
-        and instance.workflow == NAME
-        and not _through_service.get()
-    ):
-        return "代办单请通过红色代办办理（/api/v1/p/red_proxy/orders）/ use the red_proxy API"
-    return None
 
 
 # -- placing -------------------------------------------------------------------------------
@@ -407,7 +386,7 @@ def transition_order(
         changes = {}  # the engine answers 409 below
     now = now or kernel.workflows.clock()
     due = _clock(order, step, now)
-    with _service_step():
+    with OWNED.step():
         moved, _ = apply_transition(
             session,
             kernel,
