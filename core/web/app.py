@@ -28,6 +28,7 @@ from core.plugins.startup import run_startup_hooks
 from core.settings import Settings
 from core.version import __version__
 from core.web.errors import install_error_handlers
+from core.web.routing import guard_included_routers
 from core.web.scope import require_plugin
 from core.web.templating import CORE_STATIC, build_templates
 
@@ -98,6 +99,7 @@ def create_app(
         if name in registry.plugins:  # the kernel may have taken out a plugin since
             mount_plugin(app, registry, name, declared)
     _mount_unknown_plugin_routes(app, registry)
+    guard_included_routers(app)
     return app
 
 
