@@ -6,8 +6,8 @@ append-only history. The ``ticket`` row keeps the request itself (type, channel,
 place, description, the type's extra fields) and mirrors ``state``, ``version``,
 ``unit_code`` and ``due_at`` of its instance, written in the same transaction as every
 transition, so that inboxes and KPIs read one table. The milestones (accepted, signed,
-resolved, rated) and whether each clock was kept are stored as they happen: KPIs count
-them, never recompute them from history.
+resolved, rated, the latest reopen) and whether each clock was kept are stored as they
+happen: KPIs count them, never recompute them from history.
 """
 
 from __future__ import annotations
@@ -97,6 +97,9 @@ class Ticket(SQLModel, table=True):
     confidential: bool = False
     reported_by: str | None = Field(default=None, max_length=200)  # 代报人, an actor label
     extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # a photo's address as an Open311 client sent it (http/https, checked by
+    # core.tickets.service.checked_media_url); Sanmin never fetches it
+    media_url: str | None = Field(default=None, max_length=2000)
     # milestones, and the clocks as they were set
     submitted_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
@@ -114,6 +117,7 @@ class Ticket(SQLModel, table=True):
     resolved_level: int | None = None
     escalations: int = 0
     reopens: int = 0
+    reopened_at: datetime | None = _when()  # the latest reopen (重办)
     rating: int | None = None
     satisfaction: str | None = Field(default=None, max_length=12)
     solved: bool | None = None

@@ -31,27 +31,32 @@ Choices where the specification leaves room or Sanmin differs:
   outside one's scope); without it, the key's home unit when it lies in the jurisdiction,
   the township itself when the key's unit is above it, else 403.
 - ``first_name``/``last_name`` become the reporter's name in Chinese order (family name
-  first), ``phone`` the reporter's phone (spaces and dashes dropped); ``email``,
-  ``device_id`` and ``media_url`` are accepted and not kept (a ticket has no place for
-  them; photos are attachments), ``account_id`` is echoed in the answer. ``address_id``
-  alone is refused: Sanmin has no address register. The title is the description's first
+  first), ``phone`` the reporter's phone (spaces and dashes dropped); ``email`` and
+  ``device_id`` are accepted and not kept (a ticket has no place for them), ``account_id``
+  is echoed in the answer. ``media_url``, the address of a photo, is kept on the ticket
+  when it is an ``http`` or ``https`` URL with a host, at most 2000 characters
+  (:func:`core.tickets.service.checked_media_url`; else 400 naming it); Sanmin stores and
+  shows it, never fetches it (no server-side request forgery), and files are refused
+  (photos uploaded to Sanmin are the tickets API's attachments). ``address_id`` alone is
+  refused: Sanmin has no address register. The title is the description's first
   line (or the type's name); ``description`` may hold 2000 characters, not 4000.
 - ``status``: ``closed`` once resolved (已办结, 已回访, 已评价, 已归档) or rejected or
   withdrawn, ``open`` otherwise; ``status_notes`` is the state's name;
   ``agency_responsible`` the unit handling it now; ``expected_datetime`` its current
-  deadline. Times carry the installation's offset.
+  deadline; ``updated_datetime`` its last change (every step, a reopen included, sets
+  it). Times carry the installation's offset.
 
 Privacy (domain.md §4.4, 举报人保密): the reads need no key, so they show only tickets that
 are neither confidential nor anonymous nor legal disputes (法律纠纷: counts only), never the
 reporter, and no free text: the
 description is the ticket's ``public_summary`` when one was written, its own text only when
 the ticket was published (公示), otherwise the type and the state (``公共维修（办理中）``);
-``address`` is the name of the unit it came from, ``lat``/``long`` are withheld (a
-request's place may be a resident's home). A read with a valid ``api_key`` (parameter or
-``X-Api-Key``) whose key holds ``ticket.read`` also sees the requests that key submitted —
-confidential ones included — with their description, address and coordinates (still never
-the reporter): a client follows what it filed. A wrong key is a 403, never a silent public
-answer.
+``address`` is the name of the unit it came from, ``lat``/``long`` and ``media_url`` are
+withheld (a request's place may be a resident's home, a photo may show a person). A read
+with a valid ``api_key`` (parameter or ``X-Api-Key``) whose key holds ``ticket.read`` also
+sees the requests that key submitted — confidential ones included — with their
+description, address, coordinates and ``media_url`` (still never the reporter): a client
+follows what it filed. A wrong key is a 403, never a silent public answer.
 """
 
 from __future__ import annotations
@@ -126,6 +131,7 @@ FIELD_NAMES = {
     "reporter_name": "last_name",
     "reporter_phone": "phone",
     "unit_code": "unit_code",
+    "media_url": "media_url",
 }
 NOT_FOUND = "service_request_id: 没有这个诉求，或它不公开 / no such request, or it is not public"
 
@@ -480,8 +486,11 @@ def _create(kernel: Kernel, inputs: Inputs, fmt: str) -> Response:
             )
         unit = _filed_at(session, kernel, actor, township, inputs.one("unit_code", 15))
         description = inputs.one("description", 2000) or kind.label
-        for name, limit in (("email", 254), ("device_id", 200), ("media_url", 2000)):
+        for name, limit in (("email", 254), ("device_id", 200)):
             inputs.one(name, limit)  # accepted, not kept: checked only
+        # kept as sent (checked by the service: http/https only); never fetched by Sanmin,
+        # so a client naming an internal address gains nothing (no request forgery)
+        media_url = inputs.one("media_url", service.MEDIA_URL_CHARS)
         account_id = inputs.one("account_id", 200)
         name, phone = _reporter(inputs)
         body = service.TicketIn(
@@ -498,7 +507,7 @@ def _create(kernel: Kernel, inputs: Inputs, fmt: str) -> Response:
             extra=_attributes(inputs, kind),
         )
         try:
-            ticket, _ = service.create_ticket(session, kernel, actor, body)
+            ticket, _ = service.create_ticket(session, kernel, actor, body, media_url=media_url)
         except HTTPException as exc:
             raise _refused(exc) from None
     clocks = kind.clocks(ticket.priority)
@@ -606,7 +615,7 @@ def _views(
                 "zipcode": None,
                 "lat": ticket.latitude if own else None,
                 "long": ticket.longitude if own else None,
-                "media_url": None,
+                "media_url": ticket.media_url if own else None,
             }
         )
     return found

@@ -3,9 +3,9 @@ in every query, the reporter hidden where the ticket says so, audit and events.
 
 Every write goes through the workflow engine (:mod:`core.workflows.service`) and then
 mirrors the instance's state, version, unit and deadline onto the ``ticket`` row in the same
-transaction, with the milestone the transition marks (accepted, signed, resolved, rated) and
-whether its clock was kept. The caller commits, except :func:`create_ticket`, which must
-settle a concurrent retry of the same ``Idempotency-Key`` itself.
+transaction, with the milestone the transition marks (accepted, signed, resolved, rated,
+reopened) and whether its clock was kept. The caller commits, except :func:`create_ticket`,
+which must settle a concurrent retry of the same ``Idempotency-Key`` itself.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import threading
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
 from fastapi import HTTPException
@@ -41,6 +42,9 @@ from core.workflows.spec import WorkflowInstance
 
 NOT_FOUND = "工单不存在或不在您的范围内 / no such ticket in your scope"
 MAX_REOPENS = 2
+MEDIA_URL_CHARS = 2000
+MEDIA_SCHEMES = ("http", "https")
+MEDIA_UNSAFE = frozenset('"<>\\^`{|}')  # never unencoded in a URL (RFC 3986)
 LEVELS = (Level.grid, Level.village, Level.township, Level.county, Level.city)
 SYSTEM = Actor(kind="system", id=0, name="sweeper", roles=(), display_name="系统")
 
@@ -112,9 +116,13 @@ class TicketIn(BaseModel):
     extra: dict[str, Any] = {}
 
 
-def fingerprint(body: TicketIn) -> str:
-    """A digest of the request: a retry with the same key must send the same request."""
-    text = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+def fingerprint(body: TicketIn, media_url: str | None = None) -> str:
+    """A digest of the request: a retry with the same key must send the same request. A
+    ``media_url`` counts only when sent (a request without one digests as it always did)."""
+    data = body.model_dump(mode="json")
+    if media_url is not None and media_url.strip():
+        data["media_url"] = media_url.strip()
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -138,6 +146,33 @@ def check_extra(kind: TicketType, extra: dict[str, Any]) -> dict[str, Any]:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise _invalid(f"extra.{where}", message(error)) from None
+
+
+def checked_media_url(raw: str | None) -> str | None:
+    """A photo's address (Open311 ``media_url``) as it is kept: an absolute ``http`` or
+    ``https`` URL with a host, at most 2000 characters, without spaces, control characters
+    or those a URL must encode (``"<>\\^`{|}``); empty is ``None``; anything else a 422
+    naming ``media_url``.
+
+    Sanmin only stores and shows this address (a link on the staff's ticket page, the
+    Open311 reads of the key that filed it); it never fetches it, so accepting any host
+    opens no server-side request forgery."""
+    url = (raw or "").strip()
+    if not url:
+        return None
+    if len(url) > MEDIA_URL_CHARS:
+        raise _invalid("media_url", f"最多 {MEDIA_URL_CHARS} 个字符 / at most 2000 characters")
+    wrong = _invalid("media_url", "应为 http:// 或 https:// 开头的网址 / an http(s) URL")
+    if any(ch.isspace() or not ch.isprintable() or ch in MEDIA_UNSAFE for ch in url):
+        raise wrong
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise wrong from None
+    if parts.scheme.lower() not in MEDIA_SCHEMES or not parts.hostname:
+        raise wrong
+    return url
 
 
 def _checked(
@@ -204,8 +239,12 @@ def create_ticket(
     idempotency_key: str | None = None,
     now: datetime | None = None,
     commit: bool = True,
+    media_url: str | None = None,
 ) -> tuple[Ticket, bool]:
     """Submit a request as ``actor``; returns the ticket and whether it is new.
+
+    ``media_url``: a photo's address sent with the request (Open311), checked by
+    :func:`checked_media_url` and kept on the ticket (a retry must send the same one).
 
     A retry with the same ``idempotency_key`` (per actor) returns the ticket the first
     request made, even when both arrive at once (the database's unique key on the key
@@ -217,10 +256,12 @@ def create_ticket(
     key = (idempotency_key or "").strip() or None
     if key is not None and (len(key) > 200 or "\x00" in key):
         raise _invalid("Idempotency-Key", "应为 1–200 个字符 / 1 to 200 characters")
-    digest = fingerprint(body) if key is not None else ""  # JSON and SHA-256 only when needed
+    # JSON and SHA-256 only when needed
+    digest = fingerprint(body, media_url) if key is not None else ""
     if key is not None and (found := _replayed(session, actor, key, digest)) is not None:
         return found, False
     kind, code, extra = _checked(kernel, actor, body)
+    media = checked_media_url(media_url)
     _check_household(session, body.household_id, code)
     now = now or kernel.workflows.clock()
     clocks = kind.clocks(body.priority)
@@ -263,6 +304,7 @@ def create_ticket(
         confidential=kind.confidential if body.confidential is None else body.confidential,
         reported_by=actor.label if body.on_behalf else None,
         extra=extra,
+        media_url=media,
         submitted_at=now,
         respond_due_at=respond_due,
         level=level_of(code),
@@ -442,6 +484,7 @@ def _milestones(
     if transition == "reopen":
         return {
             "reopens": ticket.reopens + 1,
+            "reopened_at": now,
             "resolved_at": None,
             "resolved_on_time": None,
             "resolved_level": None,

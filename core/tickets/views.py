@@ -314,6 +314,7 @@ def ticket_detail(
         "address": ticket.address,
         "latitude": ticket.latitude,
         "longitude": ticket.longitude,
+        "media_url": ticket.media_url,  # a link to show, never fetched (Open311 media_url)
         "household_id": ticket.household_id,
         **reporter,
         "reported_by": ticket.reported_by,
@@ -337,6 +338,7 @@ def ticket_detail(
         "resolved_level": ticket.resolved_level,
         "escalations": ticket.escalations,
         "reopens": ticket.reopens,
+        "reopened_at": ticket.reopened_at,
         "satisfaction_label": SATISFACTION_LABELS.get(ticket.satisfaction or ""),
         "solved": ticket.solved,
         "rating_comment": ticket.rating_comment,
