@@ -144,9 +144,16 @@ async def access_catalog(request: Request) -> AccessCatalog:
 
 
 def csrf_token(request: Request) -> str:
-    """The CSRF token for forms on this page (signed; the same value is set as a cookie)."""
+    """The CSRF token for forms on this page (signed; the same value is set as a cookie).
+
+    The cookie's signature is checked once a request: a page with six forms asks six
+    times."""
+    checked = getattr(request.state, "csrf_checked", None)
+    if checked is not None:
+        return checked  # type: ignore[no-any-return]
     existing = request.cookies.get(CSRF_COOKIE)
     if existing and _valid_csrf(request, existing):
+        request.state.csrf_checked = existing
         return existing
     token = getattr(request.state, "new_csrf", None)
     if token is None:
