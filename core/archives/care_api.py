@@ -539,18 +539,17 @@ def get_thresholds(county_code: str, request: Request, actor: Reader) -> dict[st
     return {"county_code": code, **values, "version": row.version if row else None}
 
 
-@router.put("/thresholds/{county_code}", summary="设置县区关爱阈值 / set thresholds")
-def put_thresholds(
-    county_code: str, body: ThresholdsIn, request: Request, actor: Reader
-) -> dict[str, Any]:
-    """Set a county's thresholds (``version`` as read once set; 409 when stale); the
-    county's assessed persons are re-assessed."""
-    kernel = request.app.state.kernel
+def set_thresholds(kernel: Kernel, actor: Actor, county_code: str, body: ThresholdsIn) -> str:
+    """Set a county's thresholds as ``actor`` (``body.version`` as read once set) and
+    re-assess the county's assessed persons, audited, in one transaction; returns the
+    county's code. 404 for a county ``actor`` may not configure, 422 naming the field, 409
+    when another administrator saved first: nothing is written on any of them. The API and
+    the settings page both set them through this function."""
     code = _county_in_scope(kernel, actor, county_code, CONFIGURE)
     if body.yellow_alone_age > body.red_alone_age:
         raise invalid("yellow_alone_age", "不能高于红色独居年龄 / above red_alone_age")
     values = body.model_dump(exclude={"version"})
-    with _session(request) as session:
+    with Session(kernel.engine, expire_on_commit=False) as session:
         row = session.get(ArchiveCareThreshold, code)
         if row is None:
             _insert(session, ArchiveCareThreshold(county_code=code, **values), "version")
@@ -569,6 +568,16 @@ def put_thresholds(
             after=values,
         )
         session.commit()
+    return code
+
+
+@router.put("/thresholds/{county_code}", summary="设置县区关爱阈值 / set thresholds")
+def put_thresholds(
+    county_code: str, body: ThresholdsIn, request: Request, actor: Reader
+) -> dict[str, Any]:
+    """Set a county's thresholds (``version`` as read once set; 409 when stale); the
+    county's assessed persons are re-assessed."""
+    code = set_thresholds(request.app.state.kernel, actor, county_code, body)
     return get_thresholds(code, request, actor)
 
 

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from core.archives.care import ArchiveCareThreshold, Thresholds
-from core.archives.care_api import CONFIGURE, ThresholdsIn, put_thresholds
+from core.archives.care_api import CONFIGURE, ThresholdsIn, set_thresholds
 from core.archives.service import READ as ARCHIVE_READ
 from core.hookspecs import hookimpl
 from core.identity.access import AccessCatalog, Actor, Permission, scope_clause
@@ -233,7 +233,7 @@ def _label(field: str) -> str:
 def configurable(kernel: Any, actor: Actor, county_code: str) -> str:
     """The county's code if ``actor`` may set its thresholds, else the API's 404 (the API's
     own rule, asked before the form's values are read so that another county's form is a
-    404 whatever it holds; :func:`core.archives.care_api.put_thresholds` asks it again)."""
+    404 whatever it holds; :func:`core.archives.care_api.set_thresholds` asks it again)."""
     code = parse_code(county_code)
     if code.level is not Level.county or not actor.role_allows(kernel.access, CONFIGURE, code.code):
         raise HTTPException(404, "单位不存在或不在您的范围内 / no such county in your scope")
@@ -244,7 +244,7 @@ def configurable(kernel: Any, actor: Actor, county_code: str) -> str:
 async def save_thresholds(
     request: Request, county_code: str, actor: Actor = Depends(require_permission(PERMISSION))
 ) -> Response:
-    """Set a county's care thresholds from the page's form, through the API's own function:
+    """Set a county's care thresholds from the page's form, through the function the API uses:
     404 for a county the actor may not configure, 422 naming the field, 409 when another
     administrator saved first; nothing is written on any of them."""
     code = configurable(request.app.state.kernel, actor, county_code)
@@ -260,7 +260,7 @@ async def save_thresholds(
             errors.setdefault(field, f"{_label(field)}：{chinese_first(error)}")
     if not errors:
         try:
-            await run_in_threadpool(put_thresholds, code, body, request, actor)
+            await run_in_threadpool(set_thresholds, request.app.state.kernel, actor, code, body)
         except RequestValidationError as exc:
             for error in exc.errors():
                 field = str(error["loc"][-1])
