@@ -51,10 +51,12 @@ from core.units.codes import Level, UnitCodeError, parse_code
 from core.units.models import Unit
 from core.units.service import UnitNotFound, get_unit, in_subtree, list_units
 from core.version import __version__
+from core.web.inputs import DB_INT_MAX, OptionalText, RequiredText, TrimmedText, clean_text
 from core.web.menu import MenuLink
 from core.web.panels import WorkbenchItem, WorkbenchPanel
 from core.web.refusals import field_errors, fields_named, refusal_by_field
 from core.web.render import page_link, render
+from core.web.requests import actor_of, kernel_of, session_of
 from core.web.scope import current_scope
 from core.workflows.deadlines import Deadline
 from core.workflows.ownership import ServiceOnly
@@ -72,6 +74,7 @@ from core.workflows.spec import State, Transition, TransitionInput, Workflow, Wo
 
 __all__ = [
     "CARE_TAGS",
+    "DB_INT_MAX",
     "Actor",
     "ArchiveCareAssessment",
     "ArchiveCipher",
@@ -96,11 +99,13 @@ __all__ = [
     "Level",
     "MenuLink",
     "Metric",
+    "OptionalText",
     "Permission",
     "PluginDisabled",
     "PluginHookError",
     "PluginManifest",
     "PluginState",
+    "RequiredText",
     "Role",
     "Scope",
     "ScopeUnit",
@@ -114,6 +119,7 @@ __all__ = [
     "TicketType",
     "Transition",
     "TransitionInput",
+    "TrimmedText",
     "UTCDateTime",
     "Unit",
     "UnitCodeError",
@@ -124,8 +130,10 @@ __all__ = [
     "WorkflowError",
     "WorkflowInstance",
     "__version__",
+    "actor_of",
     "apply_transition",
     "care_thresholds",
+    "clean_text",
     "clean_transition_inputs",
     "create_ticket",
     "current_scope",
@@ -139,6 +147,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "in_subtree",
+    "kernel_of",
     "list_accounts",
     "list_units",
     "list_workflow_instances",
@@ -156,6 +165,7 @@ __all__ = [
     "role_at",
     "run_migrations_env",
     "scope_clause",
+    "session_of",
     "start_workflow",
     "submit_form",
     "ticket_types_at",

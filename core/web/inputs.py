@@ -5,6 +5,9 @@
 * :data:`Offset`: how many rows a list skips; bounded so that no driver overflows.
 * :data:`Text` (and :func:`no_nul`): text without a NUL character, which PostgreSQL
   refuses in any text value (and SQLite would store, silently differing from PostgreSQL).
+* :data:`TrimmedText`, :data:`RequiredText`, :data:`OptionalText` (and :func:`clean_text`):
+  the same, trimmed; required text refuses an empty value, optional text makes it ``None``.
+  For request bodies and form models (422 naming the field).
 
 Use them in route signatures and request models::
 
@@ -40,3 +43,28 @@ RowId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="编号 / id")]
 Offset = Annotated[
     int, Query(ge=0, le=OFFSET_MAX, description="跳过的条数 / rows to skip (at most 1,000,000)")
 ]
+
+
+def clean_text(value: str) -> str:
+    """Trimmed text; refuses a NUL character."""
+    return no_nul(value).strip()
+
+
+def required_text(value: str) -> str:
+    """Trimmed text that is not empty."""
+    value = clean_text(value)
+    if not value:
+        raise ValueError("不能为空 / must not be empty")
+    return value
+
+
+def optional_text(value: str | None) -> str | None:
+    """Trimmed text, ``None`` when empty."""
+    if value is None:
+        return None
+    return clean_text(value) or None
+
+
+TrimmedText = Annotated[str, AfterValidator(clean_text)]
+RequiredText = Annotated[str, AfterValidator(required_text)]
+OptionalText = Annotated[str | None, AfterValidator(optional_text)]

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from core import Actor, Kernel, Scope, current_scope, fields_named
+from core import Actor, Kernel, Scope, actor_of, current_scope, fields_named, kernel_of, session_of
 
 from . import ballots, matters, registers, views
 from .access import READ
@@ -40,21 +40,6 @@ MatterId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="议题编号 / 
 EstateId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="小区编号 / estate id")]
 Limit = Annotated[int, Query(ge=1, le=100, description="条数 / page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="跳过的条数 / rows to skip")]
-
-
-def kernel_of(request: Request) -> Kernel:
-    """The running kernel."""
-    return request.app.state.kernel
-
-
-def actor_of(request: Request) -> Actor:
-    """The signed-in actor (the kernel's guard has required one)."""
-    return request.state.actor
-
-
-def session_of(request: Request) -> Session:
-    """A session on the kernel's engine; objects stay readable after commit."""
-    return Session(kernel_of(request).engine, expire_on_commit=False)
 
 
 def staff_only(kernel: Kernel, actor: Actor, matter: Matter) -> None:

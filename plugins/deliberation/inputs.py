@@ -1,38 +1,17 @@
-"""Input types of the plugin's bodies and forms: text trimmed, without NUL, bounded; floor
-areas as exact decimals with at most two places. Bad input is a 422 naming the field."""
+"""Input types of the plugin's bodies and forms: the core's trimmed text (without NUL) under
+the names the plugin uses, row ids, and floor areas as exact decimals with at most two
+places. Bad input is a 422 naming the field."""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
-DB_INT_MAX = 2**31 - 1
+from core import DB_INT_MAX, OptionalText, RequiredText
+
 MAX_AREA = 100_000_00  # 100,000 m² in hundredths: more than any one 专有部分
-NUL = "不能含有 NUL 字符 / must not contain a NUL character"
-
-
-def clean_text(value: str) -> str:
-    """Trimmed text; refuses a NUL character."""
-    if "\x00" in value:
-        raise ValueError(NUL)
-    return value.strip()
-
-
-def required_text(value: str) -> str:
-    """Trimmed text that is not empty."""
-    value = clean_text(value)
-    if not value:
-        raise ValueError("不能为空 / must not be empty")
-    return value
-
-
-def optional_text(value: str | None) -> str | None:
-    """Trimmed text, ``None`` when empty."""
-    if value is None:
-        return None
-    return clean_text(value) or None
 
 
 def hundredths(value: object) -> int:
@@ -57,8 +36,8 @@ def square_metres(value: int) -> str:
     return f"{value // 100}.{value % 100:02d}"
 
 
-Required = Annotated[str, AfterValidator(required_text)]
-Optional = Annotated[str | None, AfterValidator(optional_text)]
+Required = RequiredText
+Optional = OptionalText
 RowId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
 Area = Annotated[
     int,

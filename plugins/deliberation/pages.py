@@ -28,12 +28,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from core import (
-    Actor,
-    Kernel,
     Level,
     Scope,
+    actor_of,
     current_scope,
     field_errors,
+    kernel_of,
     list_units,
     page_link,
     refusal_by_field,
@@ -66,14 +66,6 @@ DONE = {
 # pydantic's error types as the forms say them in Chinese ({…} from the error's context)
 
 
-def _kernel(request: Request) -> Kernel:
-    return request.app.state.kernel
-
-
-def _actor(request: Request) -> Actor:
-    return request.state.actor
-
-
 def _with(request: Request, path: str, **params: object) -> str:
     """A page of the plugin at the request's unit, with ``params`` in the query."""
     link = page_link(request, f"{BASE}{path}")
@@ -94,7 +86,7 @@ def _text(form: FormData, name: str) -> str:
 async def _page(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     return await render(
         request,
         f"deliberation/{template}",
@@ -107,7 +99,7 @@ async def _load(request: Request, work: Callable[[Session], T]) -> T:
     """Run ``work`` with a session in the thread pool (the database is not async)."""
 
     def run() -> T:
-        with Session(_kernel(request).engine, expire_on_commit=False) as session:
+        with Session(kernel_of(request).engine, expire_on_commit=False) as session:
             return work(session)
 
     return await run_in_threadpool(run)
@@ -158,7 +150,7 @@ async def _choose(request: Request, scope: Scope, title: str, path: str) -> Resp
 @pages.get("/", response_class=HTMLResponse, summary="民主议事")
 async def index(request: Request, scope: ScopeDep) -> Response:
     """The public board of the request's village, and each role's way in."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     code = scope.unit.code
     rows = await _load(
         request,
@@ -179,7 +171,7 @@ async def index(request: Request, scope: ScopeDep) -> Response:
 @pages.get("/mine", response_class=HTMLResponse)
 async def mine(request: Request, scope: ScopeDep) -> Response:
     """我的表决: matters whose roll holds the signed-in resident, voting ones first."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     rows = await _load(
         request,
         lambda s: [
@@ -202,7 +194,7 @@ async def manage(
     request: Request, scope: ScopeDep, state: Annotated[str, Query(max_length=20)] = "open"
 ) -> Response:
     """议事管理: the matters under the unit, undecided ones by default."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     if not kernel.allowed(actor, READ, scope.unit.code):
         raise HTTPException(403, f"议事管理须有查看权限（{READ}）/ {READ!r} required")
     error = None if state in matters.LIST_STATES else "state: 没有这一状态 / unknown state"
@@ -284,7 +276,7 @@ async def new_matter(request: Request, scope: ScopeDep) -> Response:
     """议题征集: the form (a village is chosen first above the village level)."""
     if village_of(scope.unit.code) is None:
         return await _choose(request, scope, "提出议题", "/matters/new")
-    if not _kernel(request).allowed(_actor(request), PROPOSE, scope.unit.code):
+    if not kernel_of(request).allowed(actor_of(request), PROPOSE, scope.unit.code):
         raise HTTPException(403, f"没有权限提出议题（需要 {PROPOSE}）")
     return await _new_form(request, scope, _blank())
 
@@ -332,7 +324,7 @@ def _matter_body(values: dict[str, Any]) -> matters.MatterIn:
 @pages.post("/matters/new", response_class=HTMLResponse)
 async def new_matter_submit(request: Request, scope: ScopeDep) -> Response:
     """Propose the matter; the form again with each refusal at its field."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     values = _matter_values(await request.form())
     try:
         body = _matter_body(values)
@@ -358,7 +350,7 @@ async def _matter_page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
 
     def load(session: Session) -> dict[str, Any]:
         matter = matters.get_matter(session, kernel, actor, matter_id)
@@ -406,7 +398,7 @@ async def _matter_act(
     values: dict[str, str],
     work: Callable[[Session, Any], T],
 ) -> T | Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     try:
         return await _act(
             request, lambda s: work(s, matters.get_matter(s, kernel, actor, matter_id))
@@ -425,7 +417,7 @@ async def _matter_act(
 @pages.post("/matters/{matter_id}/vote", response_class=HTMLResponse)
 async def vote(request: Request, matter_id: MatterId) -> Response:
     """The voter's own ballot."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     form = await request.form()
     values = _ballot_values(form)
 
@@ -444,7 +436,7 @@ async def vote(request: Request, matter_id: MatterId) -> Response:
 @pages.post("/matters/{matter_id}/in-person", response_class=HTMLResponse)
 async def in_person(request: Request, matter_id: MatterId) -> Response:
     """An in-person vote recorded by an officer."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     form = await request.form()
     values = {**_ballot_values(form), "voter_id": _text(form, "voter_id")}
 
@@ -472,7 +464,7 @@ async def step_submit(
     request: Request, matter_id: MatterId, name: Annotated[str, Path(max_length=40)]
 ) -> Response:
     """A step of the matter's course, with the version seen."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     form = await request.form()
     inputs = {
         key.removeprefix("inputs."): value
@@ -492,7 +484,7 @@ async def step_submit(
 @pages.get("/matters/{matter_id}/roll", response_class=HTMLResponse)
 async def roll(request: Request, matter_id: MatterId) -> Response:
     """The roll with who has voted (签到), for staff: never how."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
 
     def load(session: Session) -> dict[str, Any]:
         matter = matters.get_matter(session, kernel, actor, matter_id)
@@ -512,7 +504,7 @@ async def _registers_page(
     chosen: str = "",
     status_code: int = 200,
 ) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     village = registers.require_village(scope.unit.code)
     registers.require(kernel, actor, READ, village)
 
@@ -551,7 +543,7 @@ async def registers_page(request: Request, scope: ScopeDep) -> Response:
 @pages.post("/registers/estates", response_class=HTMLResponse)
 async def estate_submit(request: Request, scope: ScopeDep) -> Response:
     """Register an estate."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     form = await request.form()
     values = {"name": _text(form, "name"), "address": _text(form, "address") or None}
     try:
@@ -567,7 +559,7 @@ async def estate_submit(request: Request, scope: ScopeDep) -> Response:
 @pages.post("/registers/representatives", response_class=HTMLResponse)
 async def representative_submit(request: Request, scope: ScopeDep) -> Response:
     """Register a 村民代表."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     form = await request.form()
     values = {"person_id": _text(form, "person_id"), "since": _text(form, "since")}
     try:
@@ -590,7 +582,7 @@ async def _estate_page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
 
     def load(session: Session) -> dict[str, Any]:
         estate = registers.get_estate(session, kernel, actor, estate_id)
@@ -618,7 +610,7 @@ async def estate_page(request: Request, estate_id: EstateId) -> Response:
 @pages.post("/estates/{estate_id}/parcels", response_class=HTMLResponse)
 async def parcel_submit(request: Request, estate_id: EstateId) -> Response:
     """Register or correct a 专有部分."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     form = await request.form()
     names = ("label", "area", "owner_person_id", "archive_house_id")
     values = {name: _text(form, name) for name in names}

@@ -16,9 +16,16 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from sqlmodel import Session, col
+from sqlmodel import col
 
-from core import Actor, InvalidSubmission, Kernel, Scope, current_scope
+from core import (
+    InvalidSubmission,
+    Scope,
+    actor_of,
+    current_scope,
+    kernel_of,
+    session_of,
+)
 
 from . import service, teams
 from .models import Plan
@@ -34,18 +41,6 @@ Key = Annotated[
     str | None,
     Header(alias="Idempotency-Key", min_length=1, max_length=128, description="重试时使用同一个键"),
 ]
-
-
-def _kernel(request: Request) -> Kernel:
-    return request.app.state.kernel
-
-
-def _actor(request: Request) -> Actor:
-    return request.state.actor
-
-
-def _session(request: Request) -> Session:
-    return Session(_kernel(request).engine, expire_on_commit=False)
 
 
 def invalid(exc: InvalidSubmission) -> RequestValidationError:
@@ -71,16 +66,16 @@ def list_plans(
 ) -> list[dict[str, Any]]:
     """Plans under the request's unit that the caller may see: a 敲门嫂 her own, a team
     leader, grid worker or cadre all of them."""
-    kernel, conditions = _kernel(request), []
+    kernel, conditions = kernel_of(request), []
     if status is not None:
         conditions.append(col(Plan.status) == status)
     if due_before is not None:
         conditions.append(col(Plan.due_on) <= due_before)
-    with _session(request) as session:
+    with session_of(request) as session:
         rows = service.list_plans(
             session,
             kernel,
-            _actor(request),
+            actor_of(request),
             scope.unit.code,
             conditions=tuple(conditions),
             limit=limit,
@@ -92,9 +87,9 @@ def list_plans(
 
 @api.get("/plans/{plan_id}", summary="一条探访计划 / one visit plan")
 def get_plan(request: Request, plan_id: Id, scope: ScopeDep) -> dict[str, Any]:
-    kernel = _kernel(request)
-    with _session(request) as session:
-        row = service.get_plan(session, kernel, _actor(request), plan_id)
+    kernel = kernel_of(request)
+    with session_of(request) as session:
+        row = service.get_plan(session, kernel, actor_of(request), plan_id)
     return plan_view(row, service.today(kernel))
 
 
@@ -122,11 +117,11 @@ async def record_visit(
     """Record the visit (201); an 异常 safety observation and needs marked 转为工单 become
     tickets at the person's grid at once (``tickets``). A retry with the same
     ``Idempotency-Key`` answers the first visit with 200."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
 
     def save() -> tuple[service.Recorded, dict[str, Any]]:
         done = service.record_visit(kernel, actor, plan_id, body.data, key=idempotency_key)
-        with _session(request) as session:
+        with session_of(request) as session:
             visit = service.get_visit(session, kernel, actor, done.visit.id or 0)
             plan = service.get_plan(session, kernel, actor, plan_id)
         return done, {
@@ -155,9 +150,9 @@ class ReviewIn(BaseModel):
 @api.post("/plans/{plan_id}/review", summary="复核走访 / review the recorded visit")
 def review_plan(request: Request, plan_id: Id, body: ReviewIn, scope: ScopeDep) -> dict[str, Any]:
     """已走访 → 已复核, by a grid worker or cadre; 409 when the version is stale."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     service.review_plan(kernel, actor, plan_id, body.version)
-    with _session(request) as session:
+    with session_of(request) as session:
         row = service.get_plan(session, kernel, actor, plan_id)
     return plan_view(row, service.today(kernel))
 
@@ -169,17 +164,22 @@ def review_plan(request: Request, plan_id: Id, body: ReviewIn, scope: ScopeDep) 
 def list_records(
     request: Request, scope: ScopeDep, limit: Limit = 50, offset: Offset = 0
 ) -> list[dict[str, Any]]:
-    with _session(request) as session:
+    with session_of(request) as session:
         rows = service.list_visits(
-            session, _kernel(request), _actor(request), scope.unit.code, limit=limit, offset=offset
+            session,
+            kernel_of(request),
+            actor_of(request),
+            scope.unit.code,
+            limit=limit,
+            offset=offset,
         )
     return [visit_view(row) for row in rows]
 
 
 @api.get("/records/{visit_id}", summary="一次走访及其需求 / one visit and its needs")
 def get_record(request: Request, visit_id: Id, scope: ScopeDep) -> dict[str, Any]:
-    with _session(request) as session:
-        row = service.get_visit(session, _kernel(request), _actor(request), visit_id)
+    with session_of(request) as session:
+        row = service.get_visit(session, kernel_of(request), actor_of(request), visit_id)
     return visit_view(row)
 
 
@@ -188,8 +188,8 @@ def get_record(request: Request, visit_id: Id, scope: ScopeDep) -> dict[str, Any
 
 @api.get("/teams", summary="敲门嫂队伍 / teams")
 def list_teams(request: Request, scope: ScopeDep) -> list[dict[str, Any]]:
-    with _session(request) as session:
-        rows = teams.list_teams(session, _kernel(request), _actor(request), scope.unit.code)
+    with session_of(request) as session:
+        rows = teams.list_teams(session, kernel_of(request), actor_of(request), scope.unit.code)
     return [team_view(row) for row in rows]
 
 
@@ -202,22 +202,22 @@ class TeamIn(BaseModel):
 
 @api.post("/teams", status_code=201, summary="组建队伍 / form a team")
 def create_team(request: Request, body: TeamIn, scope: ScopeDep) -> dict[str, Any]:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     team = teams.create_team(kernel, actor, body.unit_code, body.name)
-    with _session(request) as session:
+    with session_of(request) as session:
         return team_view(teams.get_team(session, kernel, actor, team.id or 0))
 
 
 @api.get("/teams/{team_id}", summary="一支队伍 / one team")
 def get_team(request: Request, team_id: Id, scope: ScopeDep) -> dict[str, Any]:
-    with _session(request) as session:
-        return team_view(teams.get_team(session, _kernel(request), _actor(request), team_id))
+    with session_of(request) as session:
+        return team_view(teams.get_team(session, kernel_of(request), actor_of(request), team_id))
 
 
 @api.post("/teams/{team_id}/members", status_code=201, summary="加入队伍 / join the team")
 def join_team(request: Request, team_id: Id, scope: ScopeDep) -> dict[str, Any]:
     """The caller joins the team and takes its share of the team's unassigned plans."""
-    return member_view(teams.join_team(_kernel(request), _actor(request), team_id))
+    return member_view(teams.join_team(kernel_of(request), actor_of(request), team_id))
 
 
 @api.delete(
@@ -229,5 +229,5 @@ def remove_member(
     username: Annotated[str, Path(min_length=1, max_length=64)],
     scope: ScopeDep,
 ) -> Response:
-    teams.remove_member(_kernel(request), _actor(request), team_id, username)
+    teams.remove_member(kernel_of(request), actor_of(request), team_id, username)
     return Response(status_code=204)

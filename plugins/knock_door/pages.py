@@ -13,20 +13,22 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, col
+from sqlmodel import col
 from starlette.datastructures import FormData
 
 from core import (
-    Actor,
     InvalidSubmission,
     Kernel,
     Level,
     PluginDisabled,
     Scope,
+    actor_of,
     current_scope,
+    kernel_of,
     metric_value,
     page_link,
     render,
+    session_of,
 )
 
 from . import service, teams
@@ -45,22 +47,10 @@ KEY_FIELD = "submission_key"  # one per rendered form: a double submit records o
 LIST_SIZE = 200
 
 
-def _kernel(request: Request) -> Kernel:
-    return request.app.state.kernel
-
-
-def _actor(request: Request) -> Actor:
-    return request.state.actor
-
-
-def _session(request: Request) -> Session:
-    return Session(_kernel(request).engine, expire_on_commit=False)
-
-
 def _may(request: Request, permission: str) -> bool:
     """Whether the actor's roles grant ``permission`` anywhere (what to offer on a page;
     every action checks it again where it applies)."""
-    return bool(_actor(request).paths_with(_kernel(request).access, permission))
+    return bool(actor_of(request).paths_with(kernel_of(request).access, permission))
 
 
 # -- home ----------------------------------------------------------------------------------
@@ -82,9 +72,9 @@ def _month_figures(kernel: Kernel, unit_code: str, day: date) -> list[tuple[str,
 
 @pages.get("/", response_class=HTMLResponse, summary="敲门嫂")
 async def index(request: Request, scope: ScopeDep) -> Response:
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     day = service.today(kernel)
-    reader = kernel.allowed(_actor(request), READ, scope.unit.code)
+    reader = kernel.allowed(actor_of(request), READ, scope.unit.code)
     figures = (
         await run_in_threadpool(_month_figures, kernel, scope.unit.code, day) if reader else []
     )
@@ -106,11 +96,11 @@ async def index(request: Request, scope: ScopeDep) -> Response:
 @pages.get("/week", response_class=HTMLResponse, summary="本周走访")
 async def week(request: Request, scope: ScopeDep) -> Response:
     """This week's list (:func:`service.this_week`)."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     day = service.today(kernel)
 
     def load() -> tuple[date, date, list[dict[str, Any]]]:
-        with _session(request) as session:
+        with session_of(request) as session:
             monday, sunday, rows = service.this_week(
                 session, kernel, actor, scope.unit.code, limit=LIST_SIZE
             )
@@ -194,9 +184,9 @@ async def _record_page(
 
 
 def _plan(request: Request, plan_id: int) -> dict[str, Any]:
-    kernel = _kernel(request)
-    with _session(request) as session:
-        row = service.get_plan(session, kernel, _actor(request), plan_id)
+    kernel = kernel_of(request)
+    with session_of(request) as session:
+        row = service.get_plan(session, kernel, actor_of(request), plan_id)
     return plan_view(row, service.today(kernel))
 
 
@@ -206,7 +196,7 @@ async def record_form(request: Request, plan_id: Id, scope: ScopeDep) -> Respons
     if plan["status"] not in OPEN:
         return RedirectResponse(page_link(request, f"/p/{PLUGIN}/visits/{plan['visit_id']}"), 303)
     values = {f.name: _shown(f.kind, f.default) for f in VISIT_FORM.fields}
-    values["visited_on"] = service.today(_kernel(request)).isoformat()
+    values["visited_on"] = service.today(kernel_of(request)).isoformat()
     return await _record_page(request, plan, values, secrets.token_urlsafe(16))
 
 
@@ -216,7 +206,7 @@ async def record_submit(request: Request, plan_id: Id, scope: ScopeDep) -> Respo
     data, shown = _from_form(form)
     key = form.get(KEY_FIELD)
     key = key[:128] if isinstance(key, str) and key.strip() and "\x00" not in key else None
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     try:
         done = await run_in_threadpool(service.record_visit, kernel, actor, plan_id, data, key=key)
     except InvalidSubmission as exc:
@@ -239,10 +229,10 @@ async def record_submit(request: Request, plan_id: Id, scope: ScopeDep) -> Respo
 
 @pages.get("/visits/{visit_id}", response_class=HTMLResponse, summary="走访记录")
 async def visit_page(request: Request, visit_id: Id, scope: ScopeDep) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
 
     def load() -> dict[str, Any]:
-        with _session(request) as session:
+        with session_of(request) as session:
             return visit_view(service.get_visit(session, kernel, actor, visit_id))
 
     return await render(request, "knock_door/visit.html", {"visit": await run_in_threadpool(load)})
@@ -254,11 +244,11 @@ async def visit_page(request: Request, visit_id: Id, scope: ScopeDep) -> Respons
 @pages.get("/teams", response_class=HTMLResponse, summary="队伍概览")
 async def team_overview(request: Request, scope: ScopeDep, notice: str | None = None) -> Response:
     """Teams with members and open plans, and the overdue plans to chase, under the unit."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     day = service.today(kernel)
 
     def load() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        with _session(request) as session:
+        with session_of(request) as session:
             found = teams.list_teams(session, kernel, actor, scope.unit.code)
             late = service.list_plans(
                 session,
@@ -293,7 +283,7 @@ async def team_create(request: Request, scope: ScopeDep) -> Response:
     name = name.strip() if isinstance(name, str) else ""
     if not name or len(name) > 50:
         return await team_overview(request, scope, notice="请填写 1–50 字的队伍名称")
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     try:
         await run_in_threadpool(teams.create_team, kernel, actor, scope.unit.code, name)
     except RequestValidationError as exc:
@@ -307,5 +297,5 @@ async def team_create(request: Request, scope: ScopeDep) -> Response:
 
 @pages.post("/teams/{team_id}/join", response_class=HTMLResponse, summary="加入队伍")
 async def team_join(request: Request, team_id: Id, scope: ScopeDep) -> Response:
-    await run_in_threadpool(teams.join_team, _kernel(request), _actor(request), team_id)
+    await run_in_threadpool(teams.join_team, kernel_of(request), actor_of(request), team_id)
     return RedirectResponse(page_link(request, f"/p/{PLUGIN}/week"), 303)

@@ -20,9 +20,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlmodel import Session
 
-from core import Actor, Kernel, Scope, current_scope, fields_named
+from core import Scope, actor_of, current_scope, fields_named, kernel_of, session_of
 
 from . import catalogue, paperwork, publication, roster, service, views
 from .inputs import DB_INT_MAX, Phone, RowId
@@ -34,18 +33,6 @@ OrderId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="代办单编号 
 ItemId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="事项编号 / item id")]
 Limit = Annotated[int, Query(ge=1, le=100, description="条数 / page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="跳过的条数 / rows to skip")]
-
-
-def kernel_of(request: Request) -> Kernel:
-    return request.app.state.kernel
-
-
-def actor_of(request: Request) -> Actor:
-    return request.state.actor
-
-
-def session_of(request: Request) -> Session:
-    return Session(kernel_of(request).engine, expire_on_commit=False)
 
 
 # -- catalogue -----------------------------------------------------------------------------

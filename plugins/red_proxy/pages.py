@@ -31,11 +31,14 @@ from core import (
     Actor,
     Kernel,
     Scope,
+    actor_of,
     current_scope,
     field_errors,
+    kernel_of,
     page_link,
     refusal_by_field,
     render,
+    session_of,
 )
 
 from . import catalogue, paperwork, publication, roster, service, views
@@ -57,18 +60,6 @@ DONE = {
     "handover": "材料交接已登记。",
     "saved": "已保存。",
 }
-
-
-def _kernel(request: Request) -> Kernel:
-    return request.app.state.kernel
-
-
-def _actor(request: Request) -> Actor:
-    return request.state.actor
-
-
-def _session(request: Request) -> Session:
-    return Session(_kernel(request).engine, expire_on_commit=False)
 
 
 def _link(request: Request, path: str) -> str:
@@ -107,7 +98,7 @@ def _text(form: FormData, name: str) -> str:
 async def _page(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     return await render(
         request,
         f"red_proxy/{template}",
@@ -120,7 +111,7 @@ async def _load(request: Request, work: Callable[[Session], T]) -> T:
     """Run ``work`` with a session in the thread pool (the database is not async)."""
 
     def run() -> T:
-        with _session(request) as session:
+        with session_of(request) as session:
             return work(session)
 
     return await run_in_threadpool(run)
@@ -132,7 +123,7 @@ async def _load(request: Request, work: Callable[[Session], T]) -> T:
 @pages.get("/", response_class=HTMLResponse, summary="红色代办")
 async def index(request: Request, scope: ScopeDep) -> Response:
     """What the practice is, and each role's way in."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     code = scope.unit.code
     may = {
         "order": kernel.allowed(actor, ORDER, code),
@@ -174,7 +165,7 @@ async def _order_form(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
 
     def load(session: Session) -> dict[str, Any]:
         item = catalogue.get_item(session, scope.township.code, item_id)
@@ -204,13 +195,13 @@ async def _order_form(
 
 @pages.get("/order/{item_id}", response_class=HTMLResponse)
 async def order_form(request: Request, scope: ScopeDep, item_id: ItemId) -> Response:
-    values = _order_values(_actor(request))
+    values = _order_values(actor_of(request))
     return await _order_form(request, scope, item_id, values, secrets.token_urlsafe(16))
 
 
 @pages.post("/order/{item_id}", response_class=HTMLResponse)
 async def order_submit(request: Request, scope: ScopeDep, item_id: ItemId) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     form = await request.form()
     values: dict[str, Any] = {
         name: _text(form, name)
@@ -251,7 +242,7 @@ async def _list_page(
     context: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     now = kernel.workflows.clock()
 
     def load(session: Session) -> list[dict[str, Any]]:
@@ -269,7 +260,7 @@ async def _list_page(
 @pages.get("/mine", response_class=HTMLResponse)
 async def mine(request: Request, scope: ScopeDep) -> Response:
     """我的代办: the orders the resident placed, newest first."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     return await _list_page(
         request,
         "我的代办",
@@ -288,7 +279,7 @@ async def board(
     overdue: Annotated[bool, Query()] = False,
 ) -> Response:
     """派单台: the branch's orders, open ones due soonest first by default."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     if not kernel.allowed(actor, DISPATCH, scope.unit.code):
         raise HTTPException(403, f"派单台须有派单权限（{DISPATCH}）/ {DISPATCH!r} required")
     error = None if state in service.LIST_STATES else "state: 没有这一状态 / unknown state"
@@ -317,7 +308,7 @@ async def board(
 @pages.get("/tasks", response_class=HTMLResponse)
 async def tasks(request: Request, scope: ScopeDep) -> Response:
     """我的接单: orders dispatched to the party member, and 上岗 / 下岗."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     units = roster.handler_units(actor, scope.township.code)
     duty = await _load(
         request,
@@ -341,7 +332,7 @@ async def tasks(request: Request, scope: ScopeDep) -> Response:
 @pages.post("/tasks/duty", response_class=HTMLResponse)
 async def duty(request: Request, scope: ScopeDep) -> Response:
     """上岗 / 下岗, with the service phone."""
-    actor = _actor(request)
+    actor = actor_of(request)
     form = await request.form()
     phone = _text(form, "phone").strip() or None
     on_duty = _text(form, "on_duty") == "1"
@@ -361,7 +352,7 @@ async def public(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     """代办公示: finished orders of the branch, the requester masked."""
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     rows = await _load(
         request,
         lambda s: publication.published(
@@ -395,7 +386,7 @@ async def _order_page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
 
     def load(session: Session) -> dict[str, Any]:
         order = service.get_order(session, kernel, actor, order_id)
@@ -436,7 +427,7 @@ async def _act(
 ) -> Response:
     """Do ``work`` on the order and commit, then show it; a refusal (but 404) shows the
     order again with the message at the form it came from."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
 
     def run(session: Session) -> None:
         order = service.get_order(session, kernel, actor, order_id)
@@ -480,7 +471,7 @@ async def step_submit(
     request: Request, order_id: OrderId, name: Annotated[str, Path(max_length=40)]
 ) -> Response:
     """派单、接单、退单、待补材料、材料补齐、办结、评单、撤单, with the version seen."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     form = await request.form()
     inputs = {
         key.removeprefix("inputs."): value
@@ -496,7 +487,7 @@ async def step_submit(
 
 @pages.post("/orders/{order_id}/authorization", response_class=HTMLResponse)
 async def authorization_submit(request: Request, order_id: OrderId) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     form = await request.form()
     names = ("principal", "powers", "matters", "signed_on", "valid_until", "sign_method")
     values = {name: _text(form, name) for name in names}
@@ -512,7 +503,7 @@ async def authorization_submit(request: Request, order_id: OrderId) -> Response:
 
 @pages.post("/orders/{order_id}/handovers", response_class=HTMLResponse)
 async def handover_submit(request: Request, order_id: OrderId) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     form = await request.form()
     names = ("what", "quantity", "from_party", "to_party", "handed_at", "note")
     values = {name: _text(form, name) for name in names}
@@ -534,7 +525,7 @@ async def handover_submit(request: Request, order_id: OrderId) -> Response:
 @pages.get("/catalogue", response_class=HTMLResponse)
 async def catalogue_page(request: Request, scope: ScopeDep) -> Response:
     """代办事项目录: every item, with edit links for its keepers."""
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     keeper = catalogue.may_edit(kernel, actor, scope.township.code)
     items = await _load(
         request,
@@ -558,7 +549,7 @@ async def catalogue_page(request: Request, scope: ScopeDep) -> Response:
 
 @pages.post("/catalogue/defaults", response_class=HTMLResponse)
 async def catalogue_defaults(request: Request, scope: ScopeDep) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
 
     def load(session: Session) -> int:
         added = catalogue.load_defaults(session, kernel, actor, scope.township.code)
@@ -588,7 +579,7 @@ async def _item_form(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     township = request.state.scope.township.code
     if not catalogue.may_edit(kernel, actor, township):
         raise HTTPException(403, f"没有权限维护代办事项目录（需要 {CATALOGUE}）")
@@ -630,7 +621,7 @@ async def new_item_form(request: Request, scope: ScopeDep) -> Response:
 
 @pages.post("/catalogue/new", response_class=HTMLResponse)
 async def new_item_submit(request: Request, scope: ScopeDep) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     values = _item_values(await request.form())
     try:
         body = catalogue.ItemIn.model_validate({k: v for k, v in values.items() if k != "version"})
@@ -663,7 +654,7 @@ async def edit_item_form(request: Request, scope: ScopeDep, item_id: ItemId) -> 
 
 @pages.post("/catalogue/{item_id}", response_class=HTMLResponse)
 async def edit_item_submit(request: Request, scope: ScopeDep, item_id: ItemId) -> Response:
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     values = _item_values(await request.form())
     item = await _load(
         request,

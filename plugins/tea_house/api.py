@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from sqlmodel import Session
 
-from core import Actor, Kernel, Scope, current_scope, get_session
+from core import Kernel, Scope, actor_of, current_scope, get_session, kernel_of
 
 from . import issues, report, service, sessions
 from .forms import AnswerIn, CancelIn, CloseIn, IssueIn, OpenIn, ScheduleIn, SessionIn, TransferIn
@@ -52,16 +52,6 @@ def named_fields() -> Iterator[None]:
             "input": None,
         }
         raise RequestValidationError([error]) from None
-
-
-def actor_of(request: Request) -> Actor:
-    """The signed-in actor (the kernel's guard has required one)."""
-    return request.state.actor
-
-
-def kernel_of(request: Request) -> Kernel:
-    """The running kernel."""
-    return request.app.state.kernel
 
 
 def session_detail(

@@ -26,7 +26,19 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from core import Actor, Kernel, Level, Scope, Unit, current_scope, get_unit, list_units, render
+from core import (
+    Actor,
+    Kernel,
+    Level,
+    Scope,
+    Unit,
+    actor_of,
+    current_scope,
+    get_unit,
+    kernel_of,
+    list_units,
+    render,
+)
 
 from . import issues, report, service, sessions
 from .forms import (
@@ -76,14 +88,6 @@ class Refused(Exception):
     def __init__(self, status: int, errors: dict[str, str], alert: str | None = None) -> None:
         super().__init__(alert or "; ".join(errors.values()))
         self.status, self.errors, self.alert = status, errors, alert
-
-
-def _kernel(request: Request) -> Kernel:
-    return request.app.state.kernel
-
-
-def _actor(request: Request) -> Actor:
-    return request.state.actor
 
 
 def _db(kernel: Kernel) -> Session:
@@ -139,7 +143,7 @@ def _unit(kernel: Kernel, code: str) -> Unit:
 
 async def choose_village(request: Request, scope: Scope, title: str, path: str) -> Response:
     """Pages about one village, opened above the village level: which village?"""
-    villages = await run_in_threadpool(_villages, _kernel(request), scope)
+    villages = await run_in_threadpool(_villages, kernel_of(request), scope)
     context = {"title": title, "path": f"{BASE}{path}", "villages": villages}
     return await render(request, "tea_house/choose.html", context)
 
@@ -168,7 +172,7 @@ def _index(kernel: Kernel, actor: Actor, scope: Scope) -> dict[str, Any]:
 
 @pages.get("/", response_class=HTMLResponse, summary="民情茶馆")
 async def index(request: Request, scope: ScopeDep) -> Response:
-    context = await run_in_threadpool(_index, _kernel(request), _actor(request), scope)
+    context = await run_in_threadpool(_index, kernel_of(request), actor_of(request), scope)
     return await render(request, "tea_house/index.html", context)
 
 
@@ -178,9 +182,9 @@ async def index(request: Request, scope: ScopeDep) -> Response:
 async def _new_session_page(
     request: Request, scope: Scope, values: dict[str, Any], refused: Refused | None = None
 ) -> Response:
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     village = service.require_village(scope)
-    service.require(kernel, _actor(request), service.MANAGE, village)
+    service.require(kernel, actor_of(request), service.MANAGE, village)
     today = service.local_day(kernel, service.now_of(kernel))
     unit = await run_in_threadpool(_unit, kernel, village)
     context = {
@@ -208,7 +212,7 @@ async def new_session(request: Request, scope: ScopeDep) -> Response:
 @pages.post("/sessions/new", response_class=HTMLResponse)
 async def announce(request: Request, scope: ScopeDep) -> Response:
     form = await form_of(request)
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     try:
         body = parse(SessionIn, form)
         row = await run_in_threadpool(
@@ -251,7 +255,7 @@ async def _session_page(
     values: dict[str, str] | None = None,
 ) -> Response:
     context = await run_in_threadpool(
-        _session_context, _kernel(request), _actor(request), scope, session_id
+        _session_context, kernel_of(request), actor_of(request), scope, session_id
     )
     context |= {
         "done": DONE.get(request.query_params.get("done") or ""),
@@ -284,7 +288,7 @@ async def _session_step(
 ) -> Response:
     """A form posted about a session: load it, take ``step`` with the parsed body."""
     form = await form_of(request)
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
 
     def work(db: Session) -> None:
         row = sessions.get_session(db, kernel, actor, scope, session_id)
@@ -347,7 +351,7 @@ async def _issue_step(
 ) -> Response:
     """A form posted about an issue: answer it or transfer it."""
     form = await form_of(request)
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
 
     def load() -> int:
         with _db(kernel) as db:
@@ -410,7 +414,7 @@ async def report_back(
     village = service.village_of(scope.unit.code)
     if village is None:
         return await choose_village(request, scope, "结果通报", "/report-back")
-    context = await run_in_threadpool(_report_back, _kernel(request), village, session)
+    context = await run_in_threadpool(_report_back, kernel_of(request), village, session)
     context["link"] = lambda session_id: _here(scope, "/report-back") + f"&session={session_id}"
     return await render(request, "tea_house/report_back.html", context)
 
@@ -424,9 +428,9 @@ async def _schedule_page(
     values: dict[str, Any] | None = None,
     refused: Refused | None = None,
 ) -> Response:
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     village = service.require_village(scope)
-    service.require(kernel, _actor(request), service.MANAGE, village)
+    service.require(kernel, actor_of(request), service.MANAGE, village)
 
     def load() -> dict[str, Any]:
         with _db(kernel) as db:
@@ -460,7 +464,7 @@ async def schedule(request: Request, scope: ScopeDep) -> Response:
 @pages.post("/schedule", response_class=HTMLResponse)
 async def save_schedule(request: Request, scope: ScopeDep) -> Response:
     form = await form_of(request)
-    kernel, actor = _kernel(request), _actor(request)
+    kernel, actor = kernel_of(request), actor_of(request)
     try:
         body = parse(ScheduleIn, form)
         await run_in_threadpool(
