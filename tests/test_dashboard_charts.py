@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlmodel import Session
 
 from core import Metric, hookimpl
@@ -21,8 +24,18 @@ from core.archives.care import ArchiveCareAssessment
 from core.archives.models import ArchiveHousehold, ArchivePerson
 from core.identity.access import Actor
 from core.metrics.charts import Chart, Series, svg
+from core.metrics.compute import MetricReader, Split
 from core.metrics.dashboard import _board
-from core.metrics.dashboard_data import trend_weeks
+from core.metrics.dashboard_data import (
+    STATEMENT_LIMITS,
+    Grouping,
+    _live_plan,
+    grouped_sums,
+    regroup,
+    trend_weeks,
+)
+from core.metrics.models import MetricRefresh
+from core.metrics.periods import Period
 from core.metrics.refresh import refresh_all
 from core.testing import Sanmin
 from core.tickets.models import Ticket
@@ -34,6 +47,7 @@ from core.tickets.service import (
     rate_ticket,
     transition_ticket,
 )
+from core.units.codes import parse_code
 from tests.helpers import manifest
 
 COUNTY = "330802000000"
@@ -489,6 +503,134 @@ def test_the_queries_do_not_grow_with_units_types_and_weeks(board: Sanmin) -> No
     file_tickets(board, more)  # a third township, six grids, other weeks
     after = statements(board, COUNTY)
     assert after == before <= 12
+
+
+# -- the statements: many metrics' sums at once --------------------------------------------
+
+BY_CHILD_AND_TYPE = Grouping(prefix=9, dimension=True)  # the county's tables
+PSYCOPG_LIMITS = (4096, 50)  # what psycopg caches the parsing of (psycopg/_queries.py)
+
+
+@pytest.fixture
+def limits() -> Iterator[dict[str, tuple[int, int]]]:
+    """The statement limits per driver, put back afterwards (and the plans built under
+    them forgotten)."""
+    saved = dict(STATEMENT_LIMITS)
+    _live_plan.cache_clear()
+    try:
+        yield STATEMENT_LIMITS
+    finally:
+        STATEMENT_LIMITS.clear()
+        STATEMENT_LIMITS.update(saved)
+        _live_plan.cache_clear()
+
+
+def aggregate(sanmin: Sanmin, how: str) -> None:
+    """Nothing aggregated (``live``), days up to 19 March (``aggregated``), or that with
+    ``tickets.resolved`` only up to 10 March (``mixed``: two windows of each kind)."""
+    if how == "live":
+        return
+    refresh_all(sanmin.kernel, morning(date(2026, 3, 20)))
+    if how == "mixed":
+        with sanmin.engine.begin() as conn:
+            conn.execute(
+                update(MetricRefresh)
+                .where(MetricRefresh.metric == "tickets.resolved")  # type: ignore[arg-type]
+                .values(fresh_through=date(2026, 3, 10))
+            )
+
+
+@contextmanager
+def statements_sent(sanmin: Sanmin) -> Iterator[list[tuple[str, Any]]]:
+    """The statements (with their parameters) sent on the test's engine inside the block."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(sanmin.engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(sanmin.engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["as-configured", "many-statements"])
+@pytest.mark.parametrize("how", ["live", "aggregated", "mixed"])
+def test_grouped_sums_equal_each_part_s_own_sums(
+    board: Sanmin, limits: dict[str, tuple[int, int]], how: str, packed: bool
+) -> None:
+    """The dashboard's sums of many parts at once (one sub-select per family of parts,
+    packed into statements) are each part's sums as the metrics service takes them alone:
+    by child unit, by type, by day and in total; a group is there only where the part has
+    rows. Tickets have counts with and without conditions, a sum with one, four time
+    columns and a dimension; the tally plugin has its own ranges (off in T2)."""
+    aggregate(board, how)
+    if packed:  # every sub-select in a statement of its own
+        limits[board.engine.dialect.driver] = (1, 1)
+    kernel, county, period = board.kernel, parse_code(COUNTY), Period(START, END)
+    with board.engine.connect() as conn:
+        reader = MetricReader(conn, kernel)
+        for plugin in ("tickets", "tally"):
+            ranges = reader.ranges(plugin, county)
+            parts = [item for item in kernel.metrics.additive() if item.plugin == plugin]
+            with statements_sent(board) as sent:
+                split = grouped_sums(reader, parts, ranges, period, BY_CHILD_AND_TYPE)
+            if packed and plugin == "tickets":  # a family per time column (and window)
+                assert len(sent) >= 4
+            whole = grouped_sums(reader, parts, ranges, period)
+            daily = grouped_sums(reader, parts, ranges, period, Grouping(day=True))
+            by_child = regroup(split, lambda key: (key[0],))
+            by_type = regroup(split, lambda key: (key[1],))
+            for part in parts:
+                key = part.key
+                alone = reader.sums(part, ranges, period, Split(length=9))
+                assert by_child[key] == pytest.approx({(k,): v for k, v in alone.items()}), key
+                total = reader.sums(part, ranges, period)[None]
+                assert whole[key] == pytest.approx({(): total}), key
+                if part.source and part.source.dimension is not None:
+                    alone = reader.sums(part, ranges, period, Split(by_dimension=True))
+                    assert by_type[key] == pytest.approx({(k,): v for k, v in alone.items()}), key
+                else:
+                    assert set(by_type[key]) <= {("",)}, key
+                for day in period.days():
+                    expected = reader.sums(part, ranges, Period(day, day))[None]
+                    assert daily[key].get((day,), 0.0) == pytest.approx(expected), (key, day)
+
+
+def test_live_statements_are_packed_within_psycopg_s_cache_limits(sanmin: Sanmin) -> None:
+    """Each live statement written for psycopg is at most 4,096 bytes with at most 50
+    parameters, so psycopg parses it once, not on every request; every part is read in
+    exactly one of them."""
+    parts = [item for item in sanmin.kernel.metrics.additive() if item.plugin == "tickets"]
+    shape = tuple((part, n, 0) for n in (0, 1) for part in parts)  # two windows each
+    plan = _live_plan(shape, 2, BY_CHILD_AND_TYPE, "postgresql", "psycopg", "Asia/Shanghai")
+    assert len(plan.statements) > 1  # far more than one statement's worth
+    for statement in plan.statements:
+        compiled = statement.compile(dialect=psycopg_dialect())
+        sent = compiled.construct_expanded_state(compiled.params)
+        assert len(sent.statement.encode()) <= PSYCOPG_LIMITS[0]
+        assert len(sent.parameters) <= PSYCOPG_LIMITS[1]
+    read = [(key, family) for family, columns in enumerate(plan.layout) for key, _, _ in columns]
+    assert sorted(key for key, _ in read) == sorted(part.key for part, _, _ in shape)
+    assert len({family for _, family in read}) == len(plan.layout)
+
+
+def test_every_dashboard_statement_fits_psycopg_s_cache(
+    board: Sanmin, limits: dict[str, tuple[int, int]]
+) -> None:
+    """A dashboard's every statement is within psycopg's limits (imposed on SQLite's driver
+    too, so that both runs check the packing)."""
+    add_archive(board)
+    aggregate(board, "mixed")
+    limits[board.engine.dialect.driver] = PSYCOPG_LIMITS
+    actor = board.actor("county_admin", COUNTY)
+    with statements_sent(board) as sent:
+        _board(board.kernel, actor, board.kernel.access, COUNTY, START, END)
+    assert len(sent) >= 8
+    for statement, parameters in sent:
+        assert len(statement.encode()) <= PSYCOPG_LIMITS[0], statement[:60]
+        assert len(parameters) <= PSYCOPG_LIMITS[1], statement[:60]
 
 
 def test_chart_text_is_escaped() -> None:

@@ -37,6 +37,7 @@ Sums = dict[str | None, float]  # by unit-code prefix; ``None`` when not grouped
 
 DAILY = MetricDaily.__table__.c  # type: ignore[attr-defined]
 REFRESH = MetricRefresh.__table__.c  # type: ignore[attr-defined]
+FRESHNESS = select(REFRESH.metric, REFRESH.fresh_through)
 
 
 def figure(metric: Metric, *parts: float) -> Number | None:
@@ -139,7 +140,7 @@ class MetricReader:
         self.snapshot = kernel.toggles.snapshot()
         self.zone = ZoneInfo(kernel.settings.timezone)
         self.aggregates = aggregates
-        self._fresh: dict[str, date | None] = {}
+        self._fresh: dict[str, date | None] | None = None  # every metric's, once read
         self._sums: dict[tuple[str, tuple[Range, ...], Period, Split], Sums] = {}
 
     def ranges(self, plugin: str, unit: UnitCode) -> tuple[Range, ...]:
@@ -149,11 +150,14 @@ class MetricReader:
     def counted_at(self, unit: UnitCode) -> list[tuple[Declared, tuple[Range, ...]]]:
         """Every metric that counts at ``unit`` (its plugin on somewhere under it), with its
         ranges, in catalogue order; how fresh their aggregates are is read in one query."""
-        counted = [
-            (item, ranges)
-            for item in self.catalog.all()
-            if (ranges := self.ranges(item.plugin, unit))
-        ]
+        by_plugin: dict[str, tuple[Range, ...]] = {}
+        counted = []
+        for item in self.catalog.all():
+            ranges = by_plugin.get(item.plugin)
+            if ranges is None:
+                ranges = by_plugin[item.plugin] = self.ranges(item.plugin, unit)
+            if ranges:
+                counted.append((item, ranges))
         self.prefetch(item for item, _ in counted)
         return counted
 
@@ -167,20 +171,17 @@ class MetricReader:
             raise PluginDisabled(plugin, info.title if info else plugin, scope.name, scope.code)
         return unit, ranges
 
-    def prefetch(self, items: Iterable[Declared]) -> None:
-        """Read how far the aggregates of these metrics (and their parts) are fresh, in one
-        query."""
-        keys = {part.key for item in items for part in self.catalog.parts(item)}
-        keys -= self._fresh.keys()
-        if not keys or not self.aggregates:
-            return
-        self._fresh.update(dict.fromkeys(keys))
-        query = select(REFRESH.metric, REFRESH.fresh_through).where(REFRESH.metric.in_(keys))
-        self._fresh.update({key: day for key, day in self.conn.execute(query)})
+    def prefetch(self, items: Iterable[Declared] = ()) -> None:
+        """Read how far the daily aggregates are fresh: every metric's (``items`` or not), in
+        one query without parameters, once per reader. The table holds one row per metric,
+        and a statement listing the keys would grow with the plugins past what psycopg
+        caches (50 parameters)."""
+        if self._fresh is None and self.aggregates:
+            self._fresh = {key: day for key, day in self.conn.execute(FRESHNESS)}
 
     def fresh_through(self, key: str) -> date | None:
         """The last day of ``key`` in the daily aggregates, as read by :meth:`prefetch`."""
-        return self._fresh.get(key)
+        return None if self._fresh is None else self._fresh.get(key)
 
     def sums(
         self, item: Declared, ranges: tuple[Range, ...], period: Period, split: Split = WHOLE

@@ -69,7 +69,11 @@ def _board(
         code = parse_code(found["code"])
         reader = MetricReader(conn, kernel)
         counted = reader.counted_at(code)
-        sums = data.period_sums(reader, counted, code, period, grouped=TICKETS)
+        ranges = next((ranges for item, ranges in counted if item.plugin == TICKETS), ())
+        catalog = reader.catalog
+        headline = {name: catalog.get(TICKETS, name) for name in HEADLINE} if ranges else {}
+        parts = data.additive_parts(catalog, headline.values())
+        sums = data.period_sums(reader, counted, code, period, split=parts)
         groups: dict[str, list[dict[str, Any]]] = {}
         for item, _ in sorted(counted, key=lambda pair: pair[0].plugin != TICKETS):
             info = kernel.registry.info(item.plugin)
@@ -78,10 +82,12 @@ def _board(
                 {
                     "title": metric.title,
                     "help": metric.help,
-                    "text": _text(data.fold(reader.catalog, sums, item), metric.unit_label),
+                    "text": _text(data.fold(catalog, sums, item), metric.unit_label),
                 }
             )
-        tickets = _tickets(kernel, reader, counted, sums, code, period, children)
+        tickets = None
+        if ranges:
+            tickets = _tickets(kernel, reader, ranges, headline, sums, code, period, children)
         care = None
         if actor.role_allows(access, ARCHIVE_READ, code.code):
             care = _care(data.care_counts(conn, actor, access, code))
@@ -101,18 +107,16 @@ def _board(
 def _tickets(
     kernel: Kernel,
     reader: MetricReader,
-    counted: list[tuple[Declared, tuple[Range, ...]]],
+    ranges: tuple[Range, ...],
+    headline: dict[str, Declared],
     sums: data.Sums,
     code: UnitCode,
     period: Period,
     children: list[dict[str, Any]],
-) -> dict[str, Any] | None:
-    """The ticket KPIs by week, by type and by child unit, with their charts."""
-    ranges = next((ranges for item, ranges in counted if item.plugin == TICKETS), ())
-    if not ranges:
-        return None
+) -> dict[str, Any]:
+    """The ticket KPIs by week, by type and by child unit, with their charts (``sums``
+    holds the period's sums of the ``headline`` KPIs' parts by child unit and type)."""
     catalog = reader.catalog
-    headline = {name: catalog.get(TICKETS, name) for name in HEADLINE}
     parts = data.additive_parts(catalog, headline.values())
 
     def values(source: data.Sums, key: data.Key) -> Values:

@@ -6,10 +6,12 @@ unit's ranges (where its plugin is on) and a period, taken from ``metric_daily``
 days it holds and computed live after them, then divided for a ratio (:func:`figure`).
 What differs from :class:`MetricReader` is only how the sums are fetched: for *several*
 metrics at once, grouped by day, by unit-code prefix (the child units) or by the dimension
-(the ticket type), in one query over ``metric_daily`` and one ``UNION ALL`` of the live
-aggregates. A week, a type or a child is then a look-up in the groups, so twelve weeks or
-thirty villages cost no more queries than one. Statements are built once per shape with
-every value bound (building one costs more than running it, docs/benchmarks.md).
+(the ticket type), in one query over ``metric_daily`` and, for the days after it, one
+sub-select per family of parts read from the same rows (:func:`_live_plan`), in ``UNION
+ALL`` statements short enough for psycopg to parse once. A week, a type or a child is then
+a look-up in the groups, so twelve weeks or thirty villages cost no more queries than one.
+Statements are built once per shape with every value bound (building one costs more than
+running it, docs/benchmarks.md), each window bound once however many parts share it.
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    literal,
     literal_column,
+    null,
     or_,
     select,
     union_all,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection, Dialect
 from sqlmodel import col
 
 from core.archives.care import ArchiveCareAssessment
@@ -60,6 +62,7 @@ from core.metrics.compute import DAILY, MetricReader, Number, Split, figure, tim
 from core.metrics.coverage import Range
 from core.metrics.periods import FIRST_DAY, Period, offset_runs
 from core.metrics.refresh import day_of
+from core.metrics.spec import Source
 from core.units.api import COLUMNS, rows
 from core.units.codes import LEVEL_ORDER, PATH_LENGTH, Level, UnitCode, parse_code, path_upper_bound
 from core.units.models import Unit
@@ -136,49 +139,74 @@ def grouped_sums(
     period: Period,
     grouping: Grouping = Grouping(),
 ) -> Sums:
-    """The sums of additive ``parts`` over ``ranges`` and ``period``, grouped: at most two
-    queries whatever the number of parts, one over the daily aggregates for the days each
-    holds, one (a ``UNION ALL`` of each part's own aggregate) computing the later days live.
-    Both statements are built once per shape, with every value bound."""
+    """The sums of additive ``parts`` over ``ranges`` and ``period``, grouped: one query
+    over the daily aggregates for the days each holds, and the later days computed live in
+    one sub-select per family of parts (:func:`_live_plan`), packed into as few statements
+    as psycopg's statement cache allows. Every statement is built once per shape, with each
+    window bound once however many parts share it."""
     reader.prefetch(parts)
     found: Sums = {part.key: defaultdict(float) for part in parts}
     values: dict[str, Any] = scope_parameters(list(ranges))
-    daily_shape: list[str] = []
-    live_shape: list[tuple[Declared, int | None]] = []
+    daily: dict[Period, list[str]] = {}
+    windows: dict[tuple[Any, ...], int] = {}
+    live: list[tuple[Declared, int, int | None]] = []
     for part in parts:
         fresh = reader.fresh_through(part.key) if reader.aggregates else None
-        daily, live = period.split(fresh)
-        if daily is not None:
-            n = len(daily_shape)
-            daily_shape.append(part.key)
-            values |= {f"daily_start_{n}": daily.start, f"daily_end_{n}": daily.end}
-        if live is None:
+        aggregated, rest = period.split(fresh)
+        if aggregated is not None:
+            daily.setdefault(aggregated, []).append(part.key)
+        if rest is None:
             continue
         source = part.source
         assert source is not None, "sums are for additive metrics"
         by_day = grouping.day and not source.dated
-        for run, offset in offset_runs(live, reader.zone) if by_day else [(live, 0)]:
-            n = len(live_shape)
-            live_shape.append((part, offset))
+        for run, offset in offset_runs(rest, reader.zone) if by_day else [(rest, 0)]:
             lo, hi = time_bounds(source, run, reader.zone)
-            values |= {f"live_lo_{n}": lo, f"live_hi_{n}": hi, f"live_day_{n}": run.start}
-    statements = []
-    if daily_shape:
-        statements.append(_daily_statement(tuple(daily_shape), len(ranges), grouping))
-    if live_shape:
-        dialect = reader.conn.dialect.name
-        zone = reader.zone.key
-        statements.append(_live_statement(tuple(live_shape), len(ranges), grouping, dialect, zone))
-    for statement in statements:
-        for metric, *key, value in reader.conn.execute(statement, values):
+            window = (_time_type(source), lo, hi)
+            n = windows.get(window)
+            if n is None:
+                n = windows[window] = len(windows)
+                values[f"live_lo_{n}"], values[f"live_hi_{n}"] = lo, hi
+            if offset is None:  # the day the offset changes: the run is that one day
+                values[f"live_day_{n}"] = run.start
+            live.append((part, n, offset))
+    conn = reader.conn
+    if daily:
+        shape = tuple(tuple(keys) for keys in daily.values())
+        for n, aggregated in enumerate(daily):
+            values[f"daily_start_{n}"], values[f"daily_end_{n}"] = aggregated.start, aggregated.end
+        statement = _daily_statement(shape, len(ranges), grouping)
+        for metric, *key, value in conn.execute(statement, values).all():
             found[metric][_key(grouping, key)] += float(value or 0)
+    if live:
+        dialect = conn.dialect
+        plan = _live_plan(
+            tuple(live), len(ranges), grouping, dialect.name, dialect.driver, reader.zone.key
+        )
+        width = plan.width
+        for statement in plan.statements:
+            for family, *row in conn.execute(statement, values).all():
+                key = _key(grouping, row[:width])
+                for metric, column, present in plan.layout[family]:
+                    if present is None or row[present]:
+                        found[metric][key] += float(row[column] or 0)
     return found
 
 
+def _time_type(source: Source) -> type:
+    """What a window of the source's time column is bound as: parts share a window's
+    parameters only when their columns take the same type (the values tell dates from
+    naive and from aware timestamps)."""
+    return type(source.time.type)
+
+
 @functools.lru_cache(maxsize=64)
-def _daily_statement(keys: tuple[str, ...], ranges: int, grouping: Grouping) -> Select:  # type: ignore[type-arg]
-    """``metric_daily`` summed per metric (``keys``, each over the days
-    ``:daily_start_{n}``–``:daily_end_{n}``) and group, within ``ranges`` bound ranges."""
+def _daily_statement(shape: tuple[tuple[str, ...], ...], ranges: int, grouping: Grouping) -> Select:  # type: ignore[type-arg]
+    """``metric_daily`` summed per metric and group, for the metric keys of ``shape[n]``
+    over the days ``:daily_start_{n}``–``:daily_end_{n}`` (one window for most pages),
+    within ``ranges`` bound ranges. The keys are written into the statement (they name
+    declared metrics, ``plugin.name``), so that the parameters are the windows' and the
+    ranges' only."""
     columns: list[ColumnElement[Any]] = []
     if grouping.day:
         columns.append(DAILY.day)
@@ -189,11 +217,11 @@ def _daily_statement(keys: tuple[str, ...], ranges: int, grouping: Grouping) -> 
     which = or_(
         *(
             and_(
-                DAILY.metric == key,
+                DAILY.metric.in_([_text(key) for key in keys]),
                 DAILY.day >= bindparam(f"daily_start_{n}", type_=Date),
                 DAILY.day <= bindparam(f"daily_end_{n}", type_=Date),
             )
-            for n, key in enumerate(keys)
+            for n, keys in enumerate(shape)
         )
     )
     return (
@@ -203,60 +231,183 @@ def _daily_statement(keys: tuple[str, ...], ranges: int, grouping: Grouping) -> 
     )
 
 
+def _text(value: str) -> ColumnElement[str]:
+    """An SQL string literal (quotes doubled)."""
+    return literal_column("'" + value.replace("'", "''") + "'", String)
+
+
+# psycopg converts a statement's placeholders once per text only for a statement of at most
+# 4,096 bytes with at most 50 parameters (``MAX_CACHED_STATEMENT_LENGTH`` and
+# ``MAX_CACHED_STATEMENT_PARAMS`` in psycopg/_queries.py); a longer one is parsed again on
+# every execution. The live sub-selects are packed into statements within these limits, per
+# driver; a driver not listed takes them all in one statement.
+STATEMENT_LIMITS: dict[str, tuple[int, int]] = {"psycopg": (4096, 50)}
+
+Column = tuple[str, int, int | None]  # metric key, its value's column, its presence column
+
+
+@dataclass(frozen=True)
+class LivePlan:
+    """The live sums of a shape: the statements, and how to read their rows. A row is the
+    family's index, ``width`` key columns, then values; ``layout[family]`` names each part's
+    value column and the column saying whether the group has rows of that part (``None``:
+    every row of the family has, or the family is not grouped)."""
+
+    statements: tuple[CompoundSelect | Select, ...]  # type: ignore[type-arg]
+    width: int
+    layout: tuple[tuple[Column, ...], ...]
+
+
 @functools.lru_cache(maxsize=64)
-def _live_statement(
-    shape: tuple[tuple[Declared, int | None], ...],
+def _live_plan(
+    shape: tuple[tuple[Declared, int, int | None], ...],
     ranges: int,
     grouping: Grouping,
     dialect: str,
+    driver: str,
     zone: str,
-) -> CompoundSelect:
-    """Each part's aggregate as :func:`core.metrics.compute.live_query` takes it (over
-    ``:live_lo_{n}``–``:live_hi_{n}``), grouped, all in one ``UNION ALL``. By day through
-    the local-day expression of the daily refresh for the zone's UTC offset (``None``: the
-    offset changes that day, and the run is that one day, ``:live_day_{n}``)."""
-    selects = []
-    for n, (part, offset) in enumerate(shape):
-        source = part.source
+) -> LivePlan:
+    """The parts of ``shape`` (each with its window ``n``, bound as ``:live_lo_{n}``–
+    ``:live_hi_{n}``, and its zone offset) in one sub-select per family: the parts over the
+    same rows (table, unit, time column, dimension) in the same window. A family's rows are
+    read once, with the range and window conditions of each part's own aggregate (so with
+    the same indexes); a part's ``where`` becomes a ``CASE`` inside its aggregate unless the
+    whole family shares it. The sub-selects are then packed, widest first, into ``UNION
+    ALL`` statements within :data:`STATEMENT_LIMITS`."""
+    families: dict[tuple[int, ...], list[tuple[Declared, int, int | None]]] = {}
+    for member in shape:
+        source = member[0].source
         assert source is not None
-        grouped: list[ColumnElement[Any]] = []
-        columns: list[ColumnElement[Any]] = [literal(part.key, String)]
-        if grouping.day:
-            if offset is None:
-                columns.append(bindparam(f"live_day_{n}", type_=Date))
-            else:
-                day = day_of(source, dialect, ZoneInfo(zone), offset)
-                columns.append(day)
-                grouped.append(day)
-        if grouping.prefix is not None:
-            prefix = Split(length=grouping.prefix).key(source.unit, None)
-            columns.append(prefix)
-            grouped.append(prefix)
-        if grouping.dimension:
-            if source.dimension is None:
-                columns.append(literal_column("''"))
-            else:
-                columns.append(source.dimension)
-                grouped.append(source.dimension)
-        total = func.count() if source.value is None else func.sum(source.value)
-        query = (
-            select(*columns, cast(total, Double))
-            .select_from(source.from_)
-            .where(
-                bound_scope_clause(source.unit, ranges),
-                source.time >= bindparam(f"live_lo_{n}", type_=source.time.type),
-                source.time < bindparam(f"live_hi_{n}", type_=source.time.type),
-            )
+        dimension = id(source.dimension) if grouping.dimension else 0
+        family = (id(source.from_), id(source.unit), id(source.time), dimension, *member[1:])
+        families.setdefault(family, []).append(member)
+    width = int(grouping.day) + int(grouping.prefix is not None) + int(grouping.dimension)
+    built = [
+        _family_select(index, members, ranges, grouping, dialect, ZoneInfo(zone), width)
+        for index, members in enumerate(families.values())
+    ]
+    layout = tuple(columns for _, columns in built)
+    selects = sorted((query for query, _ in built), key=lambda q: -len(q.selected_columns))
+    limits = STATEMENT_LIMITS.get(driver)
+    if limits is None:
+        return LivePlan((_padded(selects),), width, layout)
+    compiler = _dialect(dialect, driver)
+    statements: list[CompoundSelect | Select] = []  # type: ignore[type-arg]
+    packed: list[Select] = []  # type: ignore[type-arg]
+    for query in selects:
+        if packed and not _fits(_padded([*packed, query]), compiler, limits):
+            statements.append(_padded(packed))
+            packed = []
+        packed.append(query)
+    statements.append(_padded(packed))
+    return LivePlan(tuple(statements), width, layout)
+
+
+def _family_select(
+    index: int,
+    members: list[tuple[Declared, int, int | None]],
+    ranges: int,
+    grouping: Grouping,
+    dialect: str,
+    zone: ZoneInfo,
+    width: int,
+) -> tuple[Select, tuple[Column, ...]]:  # type: ignore[type-arg]
+    """One family's sub-select (see :func:`_live_plan`) and its parts' columns."""
+    first, n, offset = members[0]
+    source = first.source
+    assert source is not None
+    keys: list[ColumnElement[Any]] = []
+    grouped: list[ColumnElement[Any]] = []
+    if grouping.day:
+        if offset is None:
+            keys.append(bindparam(f"live_day_{n}", type_=Date))
+        else:
+            day = day_of(source, dialect, zone, offset)
+            keys.append(day)
+            grouped.append(day)
+    if grouping.prefix is not None:
+        prefix = Split(length=grouping.prefix).key(source.unit, None)
+        keys.append(prefix)
+        grouped.append(prefix)
+    if grouping.dimension:
+        if source.dimension is None:
+            keys.append(literal_column("''"))
+        else:
+            keys.append(source.dimension)
+            grouped.append(source.dimension)
+    # one condition for every part (or none): it filters the rows, as in the part's own query
+    shared = len({id(getattr(part.source, "where", None)) for part, _, _ in members}) == 1
+    values: list[ColumnElement[Any]] = []
+    columns: list[Column] = []
+    for part, _, _ in members:
+        rows = part.source
+        assert rows is not None
+        where = None if shared else rows.where
+        column = width + len(values)
+        present: int | None = None
+        if where is None:
+            total = func.count() if rows.value is None else func.sum(rows.value)
+        elif rows.value is None:
+            total = func.count(case((where, literal_column("1"))))
+            present = column if grouped else None
+        else:
+            total = func.sum(case((where, rows.value)))
+            if grouped:
+                present = column + 1
+        values.append(total if rows.value is None else cast(total, Double))
+        if present is not None and present != column:
+            values.append(func.count(case((where, literal_column("1")))))
+        columns.append((part.key, column, present))
+    query = (
+        select(literal_column(str(index)), *keys, *values)
+        .select_from(source.from_)
+        .where(
+            bound_scope_clause(source.unit, ranges),
+            source.time >= bindparam(f"live_lo_{n}", type_=source.time.type),
+            source.time < bindparam(f"live_hi_{n}", type_=source.time.type),
         )
-        if source.where is not None:
-            query = query.where(source.where)
-        selects.append(query.group_by(*grouped) if grouped else query)
-    return union_all(*selects)
+    )
+    if shared and source.where is not None:
+        query = query.where(source.where)
+    return (query.group_by(*grouped) if grouped else query), tuple(columns)
+
+
+def _padded(selects: list[Select]) -> CompoundSelect | Select:  # type: ignore[type-arg]
+    """The sub-selects in one ``UNION ALL``, each padded with ``NULL`` to the first one's
+    columns (the widest: PostgreSQL takes a column's type from the left, and a ``NULL``
+    there would be text)."""
+    if len(selects) == 1:
+        return selects[0]
+    columns = len(selects[0].selected_columns)
+    return union_all(
+        *(
+            query.add_columns(*[null()] * (columns - len(query.selected_columns)))
+            for query in selects
+        )
+    )
+
+
+@functools.cache
+def _dialect(name: str, driver: str) -> Dialect:
+    """A dialect to measure statements with (as the connection's would write them)."""
+    return URL.create(f"{name}+{driver}").get_dialect()()
+
+
+def _fits(statement: CompoundSelect | Select, dialect: Dialect, limits: tuple[int, int]) -> bool:  # type: ignore[type-arg]
+    """Whether the statement, as sent (lists expanded), is within ``limits``: its length in
+    bytes and its number of parameters (each place of a positional one)."""
+    compiled = statement.compile(dialect=dialect)
+    sent = compiled.construct_expanded_state(compiled.params)
+    places = sent.positiontup if sent.positiontup is not None else sent.parameters
+    length, parameters = limits
+    return len(sent.statement.encode()) <= length and len(places) <= parameters
 
 
 def _key(grouping: Grouping, values: Sequence[Any]) -> Key:
     """A group's key with its parts in one form whichever query gave them: days as dates
     (SQLite's ``date()`` gives text), dimension values as text (``""`` for none)."""
+    if not grouping.day and not grouping.dimension:
+        return tuple(values)
     key = list(values)
     if grouping.day and isinstance(key[0], str):
         key[0] = date.fromisoformat(key[0])
@@ -293,29 +444,27 @@ def period_sums(
     counted: list[tuple[Declared, tuple[Range, ...]]],
     code: UnitCode,
     period: Period,
-    grouped: str,
+    split: Sequence[Declared] = (),
 ) -> Sums:
-    """The period's sums of every counted metric's parts: those of the plugin ``grouped``
-    by child unit (:func:`child_length`) and dimension value, for the tables that split
-    them; the others' in one read per set of ranges (plugins on in the same townships share
-    one)."""
-    by_ranges: dict[tuple[Range, ...], list[Declared]] = {}
-    split: list[Declared] = []
+    """The period's sums of every counted metric's parts. The parts in ``split`` (of one
+    plugin: the ones the tables split) by child unit (:func:`child_length`) and dimension
+    value; every other part as one total, in one read per set of ranges (plugins on in the
+    same townships share one), since its figure is only shown whole."""
+    keys = {part.key for part in split}
     split_ranges: tuple[Range, ...] = ()
+    by_ranges: dict[tuple[Range, ...], dict[str, Declared]] = {}
     for item, ranges in counted:
-        if item.plugin == grouped:
-            split.append(item)
-            split_ranges = ranges
-        else:
-            by_ranges.setdefault(ranges, []).append(item)
+        for part in reader.catalog.parts(item):
+            if part.key in keys:
+                split_ranges = ranges
+            else:
+                by_ranges.setdefault(ranges, {}).setdefault(part.key, part)
     sums: Sums = {}
-    if split:
+    if split_ranges:
         grouping = Grouping(prefix=child_length(code), dimension=True)
-        parts = additive_parts(reader.catalog, split)
-        sums.update(grouped_sums(reader, parts, split_ranges, period, grouping))
-    for ranges, items in by_ranges.items():
-        parts = additive_parts(reader.catalog, items)
-        sums.update(grouped_sums(reader, parts, ranges, period))
+        sums.update(grouped_sums(reader, split, split_ranges, period, grouping))
+    for ranges, parts in by_ranges.items():
+        sums.update(grouped_sums(reader, list(parts.values()), ranges, period))
     return sums
 
 
