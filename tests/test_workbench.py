@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi import Request
+from sqlalchemy import text
 
 from core import WorkbenchItem, WorkbenchPanel, hookimpl
 from tests.helpers import manifest
@@ -33,9 +34,7 @@ class Practice:
         return [
             WorkbenchPanel(
                 title="练习面板",
-                items=(
-                    WorkbenchItem(label=f"给 {actor.name}", note="已逾期", urgent=True),
-                ),
+                items=(WorkbenchItem(label=f"给 {actor.name}", note="已逾期", urgent=True),),
                 order=5,
             )
         ]
@@ -135,3 +134,64 @@ def test_a_resident_is_sent_home_and_no_one_unsigned_gets_in(town) -> None:  # t
     assert answer.status_code == 303 and answer.headers["location"] == "/"
     assert '<a href="/admin">工作台</a>' not in resident.get("/").text
     assert town.anonymous.get("/admin", follow_redirects=False).status_code in (303, 401)
+
+
+def test_the_tickets_panel_counts_every_open_ticket_and_shows_the_first_eight(town) -> None:  # type: ignore[no-untyped-def]
+    """我的待办 counts all the open tickets the actor may read (its own reports elsewhere
+    too, as the inbox has them), shows the first eight, and leaves out closed ones."""
+    resident = town.client_as("resident", GRID_A)
+    opened = [submit(resident, title=f"诉求{n}") for n in range(9)]
+    withdrawn = submit(resident, title="已撤销的诉求")
+    cancelled = resident.post(
+        f"/api/v1/tickets/{withdrawn['id']}/cancel", json={"version": 1, "reason": "已解决"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    worker = town.client_as("grid_worker", GRID_A, username="li.a")
+    own = submit(town.client_as("resident", GRID_B), title="我在别处的诉求", unit_code=GRID_B)
+    with town.engine.begin() as conn:  # li.a reported it
+        conn.execute(
+            text(
+                "UPDATE ticket SET reporter_account_id = "
+                "(SELECT id FROM account WHERE username = 'li.a') WHERE id = :id"
+            ),
+            {"id": own["id"]},
+        )
+
+    tickets = panels(worker.get("/admin").text)["我的待办"]
+    assert "10 件未办结" in tickets and "超时" not in tickets
+    shown = [int(i) for i in re.findall(r'href="/tickets/(\d+)"', tickets)]
+    assert len(shown) == 8 and withdrawn["id"] not in shown
+    assert shown == sorted(shown)  # the same deadline each: by id, as the inbox orders them
+    assert set(shown) <= {t["id"] for t in opened} | {own["id"]}
+    in_b = panels(town.client_as("grid_worker", GRID_B).get("/admin").text)["我的待办"]
+    assert "1 件未办结" in in_b and "我在别处的诉求" in in_b
+
+
+def test_the_households_panel_counts_the_level_in_force_at_any_breadth_of_scope(town) -> None:  # type: ignore[no-untyped-def]
+    """我的住户 counts the households by their members' current level only (a reassessed
+    member counts under the new level, not the old), the same for a grid worker (read on the event
+    loop) and a township admin (wider: read in a thread), and a staff member's own
+    household elsewhere among theirs, as the household list has it."""
+    first = elder(town, GRID_A, "A001", 70)
+    assert put_profile(town.client, first, children="none").status_code == 200  # red
+    second = elder(town, GRID_A, "A002", 70)
+    assert put_profile(town.client, second, children="none").json()["care"]["level"] == "red"
+    reassessed = put_profile(town.client, second, version=1)
+    assert reassessed.json()["care"]["level"] == "yellow", reassessed.text
+    elder(town, GRID_B, "B001", 70)
+    own = elder(town, GRID_B, "B002", 70)
+    assert put_profile(town.client, own, children="none").status_code == 200  # red
+
+    def counts(client) -> str:  # type: ignore[no-untyped-def]
+        households = panels(client.get("/admin").text)["我的住户"]
+        return " ".join(re.findall(r"(\d+) 户", households))
+
+    grid = town.client_as("grid_worker", GRID_A, username="zhao.a")
+    township = town.client_as("township_admin", TOWN_A)
+    # total, then 红 黄 绿
+    assert counts(grid) == counts(township) == "2 1 1 0"
+    assert counts(town.client_as("township_admin", TOWN_B)) == "2 1 0 0"
+    with town.engine.begin() as conn:
+        link = text("UPDATE account SET person_id = :person WHERE username = 'zhao.a'")
+        conn.execute(link, {"person": own})
+    assert counts(grid) == "3 2 1 0"  # their own household in GRID_B too

@@ -45,7 +45,9 @@ async def panels_for(request: Request) -> list[WorkbenchPanel]:
         hooks.workbench_panels,
         where=township.code if township else None,
         check=panel_entries,
-        concurrently=True,  # each panel reads in its own thread: the page waits for the slowest
+        # a panel that reads in a thread (the archive's for a wide scope, a plugin's) runs
+        # while the others read on the loop's connection: the page waits for the slowest
+        concurrently=True,
         township=township,
         request=request,
     )

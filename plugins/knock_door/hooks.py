@@ -6,7 +6,6 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from sqlmodel import Session, col, select
-from starlette.concurrency import run_in_threadpool
 
 from core import (
     Actor,
@@ -25,13 +24,12 @@ from core import (
     ScopeUnit,
     SectionEntry,
     TicketType,
-    WorkbenchItem,
     WorkbenchPanel,
     hookimpl,
     page_link,
 )
 
-from . import demo, service
+from . import demo, workbench
 from .access import PERMISSIONS, READ, RECORD, ROLES, VISIT
 from .api import api
 from .forms import VISIT as VISIT_FORM
@@ -40,12 +38,7 @@ from .metrics import METRICS
 from .models import Visit
 from .needs import NEED_TICKET, RECORDED_EVENT, follow_ticket, transfer_needs
 from .pages import pages
-from .schedule import OPEN
 from .service import recording
-from .views import plan_view
-
-WORKBENCH_SHOWN = 8  # plans on the workbench panel; the full list is /week
-WORKBENCH_READ = 500  # plans read to count this week's open ones ("500 户以上" past it)
 
 BASE = "/p/knock_door"
 
@@ -132,42 +125,9 @@ def menu_links(township: ScopeUnit | None, request: Request) -> list[MenuLink]:
 async def workbench_panels(
     township: ScopeUnit | None, request: Request
 ) -> list[WorkbenchPanel] | None:
-    """本周走访 on the workbench of whoever visits: the head of this week's list."""
-    kernel, actor = request.app.state.kernel, request.state.actor
-    under = actor.home_unit or (township.code if township else None)
-    if under is None or not actor.paths_with(kernel.access, VISIT):
-        return None
-    day = service.today(kernel)
-
-    def load() -> tuple[int, bool, list[WorkbenchItem]]:
-        with Session(kernel.engine) as session:
-            _, _, rows = service.this_week(session, kernel, actor, under, limit=WORKBENCH_READ)
-        plans = [plan_view(row, day) for row in rows]
-        items = [
-            WorkbenchItem(
-                label=f"{p['name']} · {p['address'] or '—'}",
-                href=f"/p/knock_door/plans/{p['id']}/record?unit={p['unit_code']}",
-                note=("已逾期 · " if p["overdue"] else "")
-                + f"{p['frequency_label']} · 应于 {p['due_on']} 前",
-                urgent=p["overdue"],
-            )
-            for p in plans
-            if p["status"] in OPEN
-        ]
-        return len(items), len(rows) == WORKBENCH_READ, items[:WORKBENCH_SHOWN]
-
-    to_visit, more, items = await run_in_threadpool(load)
-    return [
-        WorkbenchPanel(
-            title="本周走访",
-            href=f"/p/knock_door/week?unit={under}",
-            count=to_visit,
-            count_label="户以上待走访" if more else "户待走访",
-            items=tuple(items),
-            empty="本周走访已全部完成。",
-            order=30,
-        )
-    ]
+    """本周走访 on the workbench of whoever visits: the head of this week's list
+    (``workbench.py``)."""
+    return await workbench.panels(township, request)
 
 
 @hookimpl

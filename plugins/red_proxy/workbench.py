@@ -1,38 +1,105 @@
 """红色代办 on the staff workbench (``/admin``): 我的接单 for the party members who handle
 orders, the head of ``/tasks`` (the open orders dispatched to them, due soonest first, the
 overdue marked); 待派单 for the branch, the head of ``/board`` filtered to the orders still
-waiting to be dispatched at their unit. Both read through :func:`service.list_orders`, as
-those pages do, and show each order as :func:`views.order_summary` does."""
+waiting to be dispatched at their unit. Both read with :func:`service.list_orders`'
+conditions (:func:`service.readable`, the townships where the practice is on), as those
+pages do, and show each order as :func:`views.order_summary` does.
+
+Each panel is one Core statement on the kernel's reserved event-loop connection, no ORM
+objects: the first :data:`COUNT_LIMIT` orders of the list, of which the overdue are counted
+in SQL and the first :data:`SHOWN` returned."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy import Connection, case, false, func, select
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
-from core import Actor, Kernel, ScopeUnit, WorkbenchItem, WorkbenchPanel
+from core import (
+    Actor,
+    Kernel,
+    Level,
+    ScopeUnit,
+    WorkbenchItem,
+    WorkbenchPanel,
+    parse_code,
+)
 
-from . import service, views
-from .access import DISPATCH, HANDLE
+from . import service
+from .access import DISPATCH, HANDLE, subtree
+from .models import Order
 from .pages import when
+from .views import mask_name
+from .workflow import OPEN, STATE_LABELS
 
 SHOWN = 8  # orders on a panel; the full list is the page it links to
 COUNT_LIMIT = 200  # orders read to count them ("200 件以上" past it)
 BASE = "/p/red_proxy"
+ORDERS = Order.__table__  # type: ignore[attr-defined]
 
 
 def _orders(
-    kernel: Kernel, actor: Actor, under: str, **filters: Any
-) -> tuple[list[dict[str, Any]], bool]:
-    """Up to :data:`COUNT_LIMIT` orders of :func:`service.list_orders` with ``filters``, as list
-    lines, and whether there may be more."""
-    now = kernel.workflows.clock()
-    with Session(kernel.engine) as session:
-        found = service.list_orders(session, kernel, actor, under, limit=COUNT_LIMIT, **filters)
-        rows = [views.order_summary(kernel, actor, order, now) for order in found]
-    return rows, len(rows) == COUNT_LIMIT
+    conn: Connection, kernel: Kernel, actor: Actor, under: str, *, assigned: bool
+) -> tuple[list[dict[str, Any]], int, bool, int]:
+    """The orders dispatched to ``actor`` still open (``assigned``), or those at ``under``
+    and below awaiting dispatch, due soonest first, as :func:`service.list_orders` lists
+    them: the first :data:`SHOWN` as list lines, how many of the first :data:`COUNT_LIMIT`
+    there are, whether there may be more, and how many of those are overdue."""
+    o, now = ORDERS, kernel.workflows.clock()
+    conditions: list[Any] = [service.readable(kernel, actor)]
+    if assigned:
+        mine = o.c.assignee == actor.name if actor.kind == "account" else false()
+        conditions += [mine, o.c.state.in_(OPEN)]
+    else:
+        conditions += [subtree(o.c.unit_code, under), o.c.state == "ordered"]
+    # a county's list, or orders dispatched anywhere: only townships where the practice is on
+    if assigned or parse_code(under).level.depth < Level.township.depth:
+        with Session(bind=conn) as session:
+            conditions = service.enabled_only(session, kernel, conditions)
+    head = (
+        select(
+            o.c.id,
+            o.c.item_name,
+            o.c.unit_code,
+            o.c.state,
+            o.c.due_at,
+            o.c.requester_name,
+            o.c.requester_account,
+            o.c.assignee,
+        )
+        .where(*conditions)
+        .order_by(o.c.due_at, o.c.id)
+        .limit(COUNT_LIMIT)
+        .subquery("head")
+    )
+    found = conn.execute(
+        select(
+            head,
+            func.count().over().label("listed"),
+            func.count(case((head.c.due_at < now, 1))).over().label("late"),
+        )
+        .order_by(head.c.due_at, head.c.id)
+        .limit(SHOWN)
+    ).all()
+    listed, late = (found[0].listed, found[0].late) if found else (0, 0)
+    lines = [_line(kernel, actor, order, now) for order in found]
+    return lines, listed, listed == COUNT_LIMIT, late
+
+
+def _line(kernel: Kernel, actor: Actor, order: Any, now: Any) -> dict[str, Any]:
+    """What a panel line shows of an order (the fields of :func:`views.order_summary`)."""
+    reveal = service.reveals_requester(kernel, actor, order)
+    return {
+        "id": order.id,
+        "item_name": order.item_name,
+        "unit_code": order.unit_code,
+        "state_label": STATE_LABELS.get(order.state, order.state),
+        "due_at": order.due_at,
+        "overdue": service.overdue(order, now),
+        "requester_name": order.requester_name if reveal else mask_name(order.requester_name),
+    }
 
 
 def _item(kernel: Kernel, row: dict[str, Any]) -> WorkbenchItem:
@@ -48,14 +115,17 @@ def _item(kernel: Kernel, row: dict[str, Any]) -> WorkbenchItem:
 
 
 def _panel(
-    kernel: Kernel, rows: list[dict[str, Any]], more: bool, waiting: str, **panel: Any
+    kernel: Kernel,
+    found: tuple[list[dict[str, Any]], int, bool, int],
+    waiting: str,
+    **panel: Any,
 ) -> WorkbenchPanel:
-    """A panel of ``rows`` (the first :data:`SHOWN`), counting all of them and the overdue."""
-    late = sum(1 for row in rows if row["overdue"])
+    """A panel of the first :data:`SHOWN` orders of ``found``, with its counts."""
+    rows, listed, more, late = found
     return WorkbenchPanel(
-        count=len(rows),
+        count=listed,
         count_label=("件以上" if more else "件") + waiting + (f"，{late} 件已超期" if late else ""),
-        items=tuple(_item(kernel, row) for row in rows[:SHOWN]),
+        items=tuple(_item(kernel, row) for row in rows),
         order=40,
         **panel,
     )
@@ -71,28 +141,25 @@ async def panels(township: ScopeUnit | None, request: Request) -> list[Workbench
     if under is None or not (handles or dispatches):
         return None
     found = []
-    if handles:
-        rows, more = await run_in_threadpool(
-            _orders, kernel, actor, under, assigned=True, state="open"
-        )
+    with kernel.loop_engine.connect() as conn:
+        mine = _orders(conn, kernel, actor, under, assigned=True) if handles else None
+        waiting = _orders(conn, kernel, actor, under, assigned=False) if dispatches else None
+    if mine is not None:
         found.append(
             _panel(
                 kernel,
-                rows,
-                more,
+                mine,
                 "待办理",
                 title="我的接单",
                 href=f"{BASE}/tasks?unit={under}",
                 empty="没有派给您的未办结代办单。",
             )
         )
-    if dispatches:
-        rows, more = await run_in_threadpool(_orders, kernel, actor, under, state="ordered")
+    if waiting is not None:
         found.append(
             _panel(
                 kernel,
-                rows,
-                more,
+                waiting,
                 "待派单",
                 title="待派单",
                 href=f"{BASE}/board?unit={under}&state=ordered",

@@ -1,40 +1,66 @@
 """民情茶馆 on the staff workbench (``/admin``): for whoever records issues at the sessions
 (民情馆长, 馆员, and the staff who hold the same right), the next session under their unit
 (its day, place and status) and the issues raised there that still await an answer or a
-transfer, the longest waiting first; each opens the session's page, where both are done."""
+transfer, the longest waiting first; each opens the session's page, where both are done.
+
+Read on the kernel's reserved event-loop connection (two short indexed statements, no ORM
+objects, no threadpool hop); the pending issues are counted in SQL, not loaded."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from fastapi import Request
+from sqlalchemy import Connection, func, select
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from core import Actor, Kernel, ScopeUnit, WorkbenchItem, WorkbenchPanel
 
-from . import issues, sessions
 from .models import TeaHouseIssue, TeaHouseSession
-from .service import KINDS, RECORD, STATUSES, local_day, now_of
+from .service import KINDS, RECORD, STATUSES, UPCOMING, local_day, now_of, visible
 
 SHOWN = 6  # pending issues on the panel, after the next session
 COUNT_LIMIT = 200  # pending issues read to count them ("200 个以上" past it)
 BASE = "/p/tea_house"
+SESSIONS = TeaHouseSession.__table__  # type: ignore[attr-defined]
+ISSUES = TeaHouseIssue.__table__  # type: ignore[attr-defined]
 
 
-def load(
-    kernel: Kernel, actor: Actor, under: str
-) -> tuple[TeaHouseSession | None, list[TeaHouseIssue]]:
-    """The next session under ``under`` (announced or being held, soonest first) and up to
-    :data:`COUNT_LIMIT` issues awaiting an answer or a transfer there."""
+def load(conn: Connection, kernel: Kernel, actor: Actor, under: str) -> tuple[Any, list[Any], int]:
+    """The next session under ``under`` (announced or being held, soonest first), the first
+    :data:`SHOWN` issues awaiting an answer or a transfer there (the longest waiting first),
+    and how many such issues there are, counted up to :data:`COUNT_LIMIT`. Two Core
+    statements in :func:`service.visible`'s scope, as the plugin's lists read them."""
     scope = kernel.scope(under)
-    with Session(kernel.engine) as session:
-        following = sessions.list_sessions(session, kernel, actor, scope, upcoming=True, limit=1)
-        pending = issues.pending_issues(session, kernel, actor, scope, limit=COUNT_LIMIT)
-    return (following[0] if following else None), pending
+    s, i = SESSIONS, ISSUES
+    with Session(bind=conn) as session:  # a county's: its townships where the practice is on
+        sessions_seen = visible(session, kernel, actor, scope, TeaHouseSession)
+        issues_seen = visible(session, kernel, actor, scope, TeaHouseIssue)
+    following = conn.execute(
+        select(s.c.id, s.c.unit_code, s.c.kind, s.c.held_on, s.c.start_time, s.c.venue, s.c.status)
+        .where(*sessions_seen, s.c.status.in_(UPCOMING))
+        .order_by(s.c.held_on, s.c.id)
+        .limit(1)
+    ).first()
+    pending = conn.execute(
+        select(
+            i.c.id,
+            i.c.session_id,
+            i.c.unit_code,
+            i.c.category,
+            i.c.summary,
+            i.c.raised_at,
+            func.count().over().label("total"),
+        )
+        .where(i.c.outcome == "pending", *issues_seen)
+        .order_by(i.c.raised_at, i.c.id)
+        .limit(min(SHOWN, COUNT_LIMIT))
+    ).all()
+    return following, pending, min(pending[0].total, COUNT_LIMIT) if pending else 0
 
 
-def session_item(row: TeaHouseSession, today: date) -> WorkbenchItem:
+def session_item(row: Any, today: date) -> WorkbenchItem:
     """The next session: its day, time and place; its status, and a day gone by without
     opening said in words."""
     missed = row.status == "announced" and row.held_on < today
@@ -48,7 +74,7 @@ def session_item(row: TeaHouseSession, today: date) -> WorkbenchItem:
     )
 
 
-def issue_item(kernel: Kernel, issue: TeaHouseIssue, today: date) -> WorkbenchItem:
+def issue_item(kernel: Kernel, issue: Any, today: date) -> WorkbenchItem:
     """An issue awaiting an answer or a transfer; one left past its session's day is late."""
     raised = local_day(kernel, issue.raised_at)
     late = raised < today
@@ -66,16 +92,17 @@ async def panels(township: ScopeUnit | None, request: Request) -> list[Workbench
     under = actor.home_unit or (township.code if township else None)
     if under is None or not actor.paths_with(kernel.access, RECORD):
         return None
-    following, pending = await run_in_threadpool(load, kernel, actor, under)
+    with kernel.loop_engine.connect() as conn:
+        following, pending, count = load(conn, kernel, actor, under)
     today = local_day(kernel, now_of(kernel))
     items = [session_item(following, today)] if following else []
-    items += [issue_item(kernel, issue, today) for issue in pending[:SHOWN]]
+    items += [issue_item(kernel, issue, today) for issue in pending]
     return [
         WorkbenchPanel(
             title="民情茶馆",
             href=f"{BASE}/?unit={under}",
-            count=len(pending),
-            count_label=("个以上" if len(pending) == COUNT_LIMIT else "个") + "问题待答复或转办",
+            count=count,
+            count_label=("个以上" if count == COUNT_LIMIT else "个") + "问题待答复或转办",
             items=tuple(items),
             empty="尚未公告下次沟通日，也没有待答复的问题。",
             order=60,

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from core.testing import Sanmin, all_routes
+from plugins.deliberation import workbench
 from tests.plugins.test_deliberation import (
     API,
     AT_OPEN,
@@ -401,3 +402,43 @@ def urlpath(url: str) -> str:
     path = re.sub(r"/matters/\d+", "/matters/{matter_id}", url.split("?")[0])
     path = re.sub(r"/estates/\d+", "/estates/{estate_id}", path)
     return re.sub(r"/transitions/\w+", "/transitions/{name}", path)
+
+
+def test_the_workbench_lists_open_matters_voting_first_and_counts_them(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """议事进行中 counts the open matters of the clerk's village and those being voted on,
+    shows the voting first and then the newest, never another township's; past
+    ``COUNT_LIMIT`` (the newest only) it says 以上."""
+    voting, _ = voting_matter(world, ["100"])
+    estate_id, _ = estate(world, ["80"], name="府山花园")
+    proposed = [propose(world.cadre, estate_id=estate_id, title=f"议题{n}") for n in range(3)]
+    elsewhere = world.sanmin.client_as("village_cadre", OTHER_TOWNSHIP_GRID[:12])
+    propose(
+        elsewhere,
+        unit=OTHER_TOWNSHIP_GRID[:12],
+        kind="village",
+        matter_type="other",
+        meeting="villagers_meeting",
+        title="别处的议题",
+    )
+
+    def shown() -> str:
+        found = re.search(
+            r"<h2[^>]*>议事进行中(.*?)</section>", world.clerk.get("/admin").text, re.S
+        )
+        assert found is not None
+        return found.group(1)
+
+    panel = shown()
+    assert "4 项未决，1 项正在投票" in panel and "别处的议题" not in panel
+    ids = [int(i) for i in re.findall(r"/matters/(\d+)\?unit=", panel)]
+    assert ids == [voting["id"], *(m["id"] for m in reversed(proposed))]
+    assert panel.count("正在投票 · ") == 1
+    monkeypatch.setattr(workbench, "COUNT_LIMIT", 2)  # the two newest: both proposed
+    cut = shown()
+    assert "2 项以上未决" in cut and "正在投票" not in cut
+    assert [int(i) for i in re.findall(r"/matters/(\d+)\?unit=", cut)] == [
+        proposed[2]["id"],
+        proposed[1]["id"],
+    ]

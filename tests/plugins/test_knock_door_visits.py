@@ -9,15 +9,17 @@ same dates as the plans.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import col, select
 
-from core import Event, hookimpl, metric_value, utcnow
+from core import ArchivePerson, Event, hookimpl, metric_value, utcnow
 from core.testing import Sanmin
-from plugins.knock_door.models import Need, Visit
+from plugins.knock_door import workbench
+from plugins.knock_door.models import Need, Plan, Visit
 from tests.helpers import manifest
 from tests.plugins.test_knock_door import (
     API,
@@ -192,6 +194,44 @@ def test_the_workbench_shows_this_week_s_visits_where_the_practice_is_on(
     assert "本周走访已全部完成。" in client.get("/admin").text
     sanmin.disable(PLUGIN, TOWN)
     assert "本周走访" not in client.get("/admin").text
+
+
+def test_the_workbench_counts_the_week_s_open_plans_overdue_first_within_the_cut(
+    sanmin: Sanmin, visiting: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """本周走访 counts the open plans of this week's list and shows them overdue first, then
+    by due day; a plan visited this week stays on the list but not on the panel, another
+    grid's never; past :data:`workbench.READ` plans of the list it counts those it read
+    and says 以上."""
+    client, plan_id, _ = visiting
+    person(sanmin, GRID, "E2", "red")
+    person(sanmin, GRID, "E3", "red")
+    person(sanmin, GRID2, "F1", "red")
+    plan_now(sanmin, utcnow())
+    by_name = {}
+    with sanmin.session() as session:
+        for plan in session.exec(select(Plan)):
+            name = session.get(ArchivePerson, plan.person_id).name  # type: ignore[union-attr]
+            by_name[name] = plan
+            if name == "老人E3":
+                plan.status = "overdue"
+                session.add(plan)
+    assert record(client, plan_id, NOW_RECORD).status_code == 201  # 老人E1 visited
+
+    def panel() -> str:
+        found = re.search(r"<h2[^>]*>本周走访(.*?)</section>", client.get("/admin").text, re.S)
+        assert found is not None
+        return found.group(1)
+
+    shown = panel()
+    assert "2 户待走访" in shown and "老人E1" not in shown and "老人F1" not in shown
+    assert shown.index("老人E3") < shown.index("老人E2")
+    assert shown.count("已逾期 · ") == 1 and shown.count('class="urgent"') == 1
+    assert f"/plans/{by_name['老人E3'].id}/record?unit={GRID}" in shown
+    # the list cut at two plans: 老人E3 (overdue), then 老人E1 (visited, the lower id)
+    monkeypatch.setattr(workbench, "READ", 2)
+    cut = panel()
+    assert "1 户以上待走访" in cut and "老人E3" in cut and "老人E2" not in cut
 
 
 def test_a_bad_record_is_422_naming_the_field_and_writes_nothing(

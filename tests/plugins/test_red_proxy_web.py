@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from core.testing import Sanmin
+from plugins.red_proxy import workbench
 from tests.plugins.test_red_proxy import (
     CERTIFICATE,
     GRID,
@@ -462,7 +463,7 @@ def panel(page: str, title: str) -> str | None:
 
 
 def test_the_workbench_shows_my_orders_and_those_awaiting_dispatch_where_the_practice_is_on(
-    town: Town,
+    town: Town, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     earlier = NOW - timedelta(days=3)  # a Tuesday: every deadline of that day has passed
     waiting_late = place(town, item=PENSION_CHECK, at=earlier)
@@ -489,6 +490,12 @@ def test_the_workbench_shows_my_orders_and_those_awaiting_dispatch_where_the_pra
 
     worker = town.sanmin.client_as("grid_worker", GRID).get("/admin").text  # reads, no more
     assert panel(worker, "我的接单") is None and panel(worker, "待派单") is None
+
+    monkeypatch.setattr(workbench, "COUNT_LIMIT", 1)  # counted up to the first, due soonest
+    cut = panel(town.secretary.client.get("/admin").text, "待派单")
+    assert cut is not None and "1 件以上待派单，1 件已超期" in cut
+    assert link.format(waiting_late.id) in cut and link.format(waiting.id) not in cut
+    monkeypatch.undo()
 
     town.sanmin.disable(PLUGIN, TOWNSHIP)
     for client in (town.agent.client, town.secretary.client):

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from core.testing import Sanmin
+from plugins.tea_house import workbench
 from tests.plugins.test_tea_house import (
     API,
     FIRST,
@@ -229,3 +230,28 @@ def test_the_workbench_shows_the_next_session_and_the_issues_awaiting_an_answer(
     assert panel(county.get("/admin").text, "民情茶馆") is None
     sanmin.disable(PLUGIN, village.code[:9] + "000")
     assert panel(keeper.get("/admin").text, "民情茶馆") is None
+
+
+def test_the_workbench_counts_every_pending_issue_and_shows_the_first_six(
+    sanmin: Sanmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seven issues awaiting an answer: all seven counted, the six longest waiting shown
+    after the session; another township's issues never; past ``COUNT_LIMIT`` it says 以上."""
+    village = village_in(sanmin, "计数街道")
+    cadre = sanmin.client_as("village_cadre", village)
+    keeper = sanmin.client_as("tea_house_keeper", village)
+    session = held(cadre, sanmin, village)
+    for n in range(7):
+        record(keeper, session, summary=f"问题{n}")
+    elsewhere = village_in(sanmin, "别处街道")
+    other = held(sanmin.client_as("village_cadre", elsewhere), sanmin, elsewhere)
+    record(sanmin.client_as("tea_house_keeper", elsewhere), other, summary="别处的问题")
+
+    shown = panel(keeper.get("/admin").text, "民情茶馆")
+    assert shown is not None and "7 个问题待答复或转办" in shown
+    assert re.findall(r"问题(\d)（", shown) == [str(n) for n in range(6)]
+    assert "本场沟通日" in shown and "别处的问题" not in shown
+    monkeypatch.setattr(workbench, "COUNT_LIMIT", 3)
+    cut = panel(keeper.get("/admin").text, "民情茶馆")
+    assert cut is not None and "3 个以上问题待答复或转办" in cut
+    assert re.findall(r"问题(\d)（", cut) == ["0", "1", "2"]
