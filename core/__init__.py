@@ -26,7 +26,16 @@ from core.forms.service import submit as submit_form
 from core.forms.service import validate_data as validate_form_data
 from core.forms.spec import FormSpec
 from core.hookspecs import hookimpl, hookspec
-from core.identity.access import Actor, Permission, Role, role_at, scope_clause
+from core.identity.access import (
+    Actor,
+    Permission,
+    Role,
+    bound_scope_clause,
+    role_at,
+    scope_clause,
+    scope_parameters,
+    scope_ranges,
+)
 from core.identity.accounts_service import list_accounts
 from core.identity.web import require_permission
 from core.jobs.spec import Job, JobContext
@@ -132,6 +141,7 @@ __all__ = [
     "__version__",
     "actor_of",
     "apply_transition",
+    "bound_scope_clause",
     "care_thresholds",
     "clean_text",
     "clean_transition_inputs",
@@ -165,6 +175,8 @@ __all__ = [
     "role_at",
     "run_migrations_env",
     "scope_clause",
+    "scope_parameters",
+    "scope_ranges",
     "session_of",
     "start_workflow",
     "submit_form",
