@@ -266,16 +266,21 @@ def scope_ranges(actor: Actor, catalog: AccessCatalog, permission: str) -> list[
     return [(path, path_upper_bound(path)) for path in actor.paths_with(catalog, permission)]
 
 
-def bound_scope_clause(unit_column: ColumnElement[str], count: int) -> ColumnElement[bool]:
+def bound_scope_clause(
+    unit_column: ColumnElement[str], count: int, name: str = "scope"
+) -> ColumnElement[bool]:
     """:func:`scope_clause` with its ``count`` ranges as bound parameters (``scope_low_0``,
-    ``scope_high_0``, …; values from :func:`scope_parameters`).
+    ``scope_high_0``, …; values from :func:`scope_parameters`). ``name`` changes the
+    parameters' prefix, for a statement with ranges of two permissions.
 
     For hot paths: a statement using it can be built once per ``count`` and reused, and
     building a statement costs more than running an indexed read (docs/benchmarks.md).
     ``count`` 0 is ``false()``, as for an actor without the permission.
     """
     ranges = [
-        and_(unit_column >= bindparam(f"scope_low_{i}"), unit_column < bindparam(f"scope_high_{i}"))
+        and_(
+            unit_column >= bindparam(f"{name}_low_{i}"), unit_column < bindparam(f"{name}_high_{i}")
+        )
         for i in range(count)
     ]
     if not ranges:
@@ -283,11 +288,12 @@ def bound_scope_clause(unit_column: ColumnElement[str], count: int) -> ColumnEle
     return ranges[0] if count == 1 else or_(*ranges)
 
 
-def scope_parameters(ranges: list[tuple[str, str]]) -> dict[str, str]:
-    """Bound values for :func:`bound_scope_clause` from :func:`scope_ranges`."""
+def scope_parameters(ranges: list[tuple[str, str]], name: str = "scope") -> dict[str, str]:
+    """Bound values for :func:`bound_scope_clause` (of the same ``name``) from
+    :func:`scope_ranges`."""
     values: dict[str, str] = {}
     for i, (low, high) in enumerate(ranges):
-        values[f"scope_low_{i}"], values[f"scope_high_{i}"] = low, high
+        values[f"{name}_low_{i}"], values[f"{name}_high_{i}"] = low, high
     return values
 
 

@@ -5,17 +5,19 @@ waiting to be dispatched at their unit. Both read with :func:`service.list_order
 conditions (:func:`service.readable`, the townships where the practice is on), as those
 pages do, and show each order as :func:`views.order_summary` does.
 
-Each panel is one Core statement on the kernel's reserved event-loop connection, no ORM
-objects: the first :data:`COUNT_LIMIT` orders of the list, of which the overdue are counted
-in SQL and the first :data:`SHOWN` returned."""
+Each panel is one prebuilt Core statement on the kernel's reserved event-loop connection
+(after :func:`service.enabled_only`'s read of the orders' townships, where it reads it), no
+ORM objects, with the actor's scope as bound values (:func:`core.bound_scope_clause`): the
+first :data:`COUNT_LIMIT` orders of the list, of which the overdue are counted in SQL and
+the first :data:`SHOWN` returned. Statements are built once per shape and reused."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Connection, case, false, func, select
-from sqlmodel import Session
+from sqlalchemy import Connection, Select, and_, bindparam, case, false, func, or_, select
 
 from core import (
     Actor,
@@ -24,15 +26,18 @@ from core import (
     ScopeUnit,
     WorkbenchItem,
     WorkbenchPanel,
+    bound_scope_clause,
     parse_code,
+    scope_parameters,
+    scope_ranges,
 )
 
 from . import service
-from .access import DISPATCH, HANDLE, subtree
+from .access import DISPATCH, HANDLE, READ
 from .models import Order
 from .pages import when
 from .views import mask_name
-from .workflow import OPEN, STATE_LABELS
+from .workflow import OPEN, PLUGIN, STATE_LABELS
 
 SHOWN = 8  # orders on a panel; the full list is the page it links to
 COUNT_LIMIT = 200  # orders read to count them ("200 件以上" past it)
@@ -40,24 +45,47 @@ BASE = "/p/red_proxy"
 ORDERS = Order.__table__  # type: ignore[attr-defined]
 
 
-def _orders(
-    conn: Connection, kernel: Kernel, actor: Actor, under: str, *, assigned: bool
-) -> tuple[list[dict[str, Any]], int, bool, int]:
-    """The orders dispatched to ``actor`` still open (``assigned``), or those at ``under``
-    and below awaiting dispatch, due soonest first, as :func:`service.list_orders` lists
-    them: the first :data:`SHOWN` as list lines, how many of the first :data:`COUNT_LIMIT`
-    there are, whether there may be more, and how many of those are overdue."""
-    o, now = ORDERS, kernel.workflows.clock()
-    conditions: list[Any] = [service.readable(kernel, actor)]
+@functools.cache
+def conditions(reading: int, account: bool, assigned: bool) -> tuple[Any, ...]:
+    """:func:`service.list_orders`' conditions for the panels, with the actor's values bound:
+    :func:`service.readable` (``reading`` ranges of ``red_proxy.read``, and for an
+    ``account`` its own orders, ``:name`` as requester or assignee); then the open orders
+    dispatched to ``:name`` (``assigned``), or those at ``:under_low``–``:under_high`` and
+    below awaiting dispatch."""
+    o = ORDERS
+    staff = bound_scope_clause(o.c.unit_code, reading)
+    name = bindparam("name")
+    readable = staff
+    if account:
+        own = or_(o.c.requester_account == name, o.c.assignee == name)
+        readable = own if reading == 0 else or_(staff, own)
     if assigned:
-        mine = o.c.assignee == actor.name if actor.kind == "account" else false()
-        conditions += [mine, o.c.state.in_(OPEN)]
-    else:
-        conditions += [subtree(o.c.unit_code, under), o.c.state == "ordered"]
-    # a county's list, or orders dispatched anywhere: only townships where the practice is on
-    if assigned or parse_code(under).level.depth < Level.township.depth:
-        with Session(bind=conn) as session:
-            conditions = service.enabled_only(session, kernel, conditions)
+        mine = o.c.assignee == name if account else false()
+        return readable, mine, o.c.state.in_(OPEN)
+    under = and_(o.c.unit_code >= bindparam("under_low"), o.c.unit_code < bindparam("under_high"))
+    return readable, under, o.c.state == "ordered"
+
+
+@functools.cache
+def townships_statement(reading: int, account: bool, assigned: bool) -> Select[Any]:
+    """The townships of the orders :func:`conditions` selects, as
+    :func:`service.enabled_only` reads them."""
+    where = conditions(reading, account, assigned)
+    return select(ORDERS.c.township_code).where(*where).distinct()
+
+
+@functools.cache
+def head_statement(
+    reading: int, account: bool, assigned: bool, off: bool, count_limit: int, shown: int
+) -> Select[Any]:
+    """The first ``count_limit`` orders :func:`conditions` selects (with ``off``: none of
+    the townships ``:off``, where the practice is off), due soonest first, of which the
+    first ``shown``, each row with ``listed`` (how many were read) and ``late`` (how many
+    of those are due before ``:now``)."""
+    o = ORDERS
+    where = list(conditions(reading, account, assigned))
+    if off:
+        where.append(o.c.township_code.not_in(bindparam("off", expanding=True)))
     head = (
         select(
             o.c.id,
@@ -69,20 +97,50 @@ def _orders(
             o.c.requester_account,
             o.c.assignee,
         )
-        .where(*conditions)
+        .where(*where)
         .order_by(o.c.due_at, o.c.id)
-        .limit(COUNT_LIMIT)
+        .limit(count_limit)
         .subquery("head")
     )
-    found = conn.execute(
+    return (
         select(
             head,
             func.count().over().label("listed"),
-            func.count(case((head.c.due_at < now, 1))).over().label("late"),
+            func.count(case((head.c.due_at < bindparam("now"), 1))).over().label("late"),
         )
         .order_by(head.c.due_at, head.c.id)
-        .limit(SHOWN)
-    ).all()
+        .limit(shown)
+    )
+
+
+def _orders(
+    conn: Connection, kernel: Kernel, actor: Actor, under: str, *, assigned: bool
+) -> tuple[list[dict[str, Any]], int, bool, int]:
+    """The orders dispatched to ``actor`` still open (``assigned``), or those at ``under``
+    and below awaiting dispatch, due soonest first, as :func:`service.list_orders` lists
+    them: the first :data:`SHOWN` as list lines, how many of the first :data:`COUNT_LIMIT`
+    there are, whether there may be more, and how many of those are overdue."""
+    now = kernel.workflows.clock()
+    ranges = scope_ranges(actor, kernel.access, READ)
+    account = actor.kind == "account"
+    path = parse_code(under).path
+    upper = str(int(path) + 1).zfill(len(path)) if path.strip("9") else "9" * len(path) + ":"
+    values: dict[str, Any] = {
+        **scope_parameters(ranges),
+        "name": actor.name,
+        "under_low": path,
+        "under_high": upper,
+        "now": now,
+    }
+    shape = (len(ranges), account, assigned)
+    off: list[str] = []
+    # a county's list, or orders dispatched anywhere: only townships where the practice is on
+    if assigned or parse_code(under).level.depth < Level.township.depth:
+        townships = conn.execute(townships_statement(*shape), values).scalars()
+        off = [code for code in townships if PLUGIN not in kernel.scope(code).enabled]
+        values["off"] = off
+    statement = head_statement(*shape, bool(off), COUNT_LIMIT, SHOWN)
+    found = conn.execute(statement, values).all()
     listed, late = (found[0].listed, found[0].late) if found else (0, 0)
     lines = [_line(kernel, actor, order, now) for order in found]
     return lines, listed, listed == COUNT_LIMIT, late

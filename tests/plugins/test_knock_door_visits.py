@@ -234,6 +234,36 @@ def test_the_workbench_counts_the_week_s_open_plans_overdue_first_within_the_cut
     assert "1 户以上待走访" in cut and "老人E3" in cut and "老人E2" not in cut
 
 
+def test_the_workbench_shows_a_volunteer_only_her_plans_with_one_statement_reused(
+    sanmin: Sanmin, visiting: Any
+) -> None:
+    """A 敲门嫂 (``knock_door.visit`` only) sees on 本周走访 the plans assigned to her, not
+    another volunteer's in her grid; a grid worker (``knock_door.read`` there too) sees both.
+    Each shape of the panel's statement is built once: further requests reuse it."""
+    client, _, _ = visiting
+    person(sanmin, GRID, "E2", "red")
+    plan_now(sanmin, utcnow())
+    with sanmin.session() as session:
+        for plan in session.exec(select(Plan)):
+            if session.get(ArchivePerson, plan.person_id).name == "老人E2":  # type: ignore[union-attr]
+                plan.volunteer = "someone.else"
+                session.add(plan)
+
+    def panel(page: Any) -> str:
+        found = re.search(r"<h2[^>]*>本周走访(.*?)</section>", page.get("/admin").text, re.S)
+        assert found is not None
+        return found.group(1)
+
+    mine = panel(client)
+    assert "1 户待走访" in mine and "老人E1" in mine and "老人E2" not in mine
+    worker = sanmin.client_as("grid_worker", GRID)
+    both = panel(worker)
+    assert "2 户待走访" in both and "老人E1" in both and "老人E2" in both
+    built = workbench.week_statement.cache_info().currsize
+    assert panel(client) == mine and panel(worker) == both
+    assert workbench.week_statement.cache_info().currsize == built
+
+
 def test_a_bad_record_is_422_naming_the_field_and_writes_nothing(
     sanmin: Sanmin, visiting: Any
 ) -> None:

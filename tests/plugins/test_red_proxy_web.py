@@ -487,6 +487,11 @@ def test_the_workbench_shows_my_orders_and_those_awaiting_dispatch_where_the_pra
     assert link.format(taken.id) not in awaiting
     assert f'href="{PAGES}/board?unit={VILLAGE}&amp;state=ordered"' in awaiting
     assert "没有派给您的未办结代办单。" in (panel(board, "我的接单") or "")
+    built = workbench.head_statement.cache_info().currsize  # each shape built once, reused
+    again = town.secretary.client.get("/admin").text
+    assert panel(again, "待派单") == awaiting
+    assert panel(again, "我的接单") == panel(board, "我的接单")
+    assert workbench.head_statement.cache_info().currsize == built
 
     worker = town.sanmin.client_as("grid_worker", GRID).get("/admin").text  # reads, no more
     assert panel(worker, "我的接单") is None and panel(worker, "待派单") is None

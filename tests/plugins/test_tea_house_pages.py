@@ -214,6 +214,9 @@ def test_the_workbench_shows_the_next_session_and_the_issues_awaiting_an_answer(
     assert shown.index("村口路灯不亮（道路）") < shown.index("排水沟堵塞（环境）")
     assert shown.count("待答复或转办 · 2030-03-10 登记") == 2 and "医保怎么续" not in shown
     assert shown.count(f'href="{link}"') == 3 and f'href="{PAGES}/?unit={village.code}"' in shown
+    built = workbench.statements.cache_info().currsize  # built once, reused
+    assert panel(keeper.get("/admin").text, "民情茶馆") == shown
+    assert workbench.statements.cache_info().currsize == built
 
     set_clock(sanmin, at(FIRST + timedelta(days=1)))  # the day after: both are late
     late = panel(keeper.get("/admin").text, "民情茶馆")
