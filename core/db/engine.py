@@ -36,7 +36,61 @@ def make_engine(url: str, *, transactional_ddl: bool = False, **kwargs: Any) -> 
             event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    ReadsCommit().attach(engine)
+    return engine
+
+
+class ReadsCommit:
+    """PostgreSQL: a transaction that only read ends with ``COMMIT`` instead of ``ROLLBACK``.
+
+    psycopg prepares a statement on the server after its fifth run on a connection, so that
+    the server no longer plans it each time, but it deallocates every prepared statement on
+    ``rollback()``; and SQLAlchemy rolls back every connection the pool gets back, and every
+    session closed without a commit. So on this engine nothing was ever prepared, and the
+    server planned every statement of every request (8–11 ms for the dashboard's largest,
+    docs/benchmarks.md). For a transaction whose statements were all ``SELECT`` or ``SHOW``
+    a commit changes nothing a rollback would not (locks and snapshots end either way), and it
+    keeps the prepared statements. Any other statement (``INSERT``, ``UPDATE``, ``DELETE``,
+    DDL, ``SAVEPOINT``, ``WITH`` …) marks the transaction as writing, and it is rolled back
+    as before; so is a transaction in error.
+    """
+
+    MARK = "sanmin_wrote"
+    READS = ("SELECT", "SHOW")
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        dialect = engine.dialect  # one per engine: wrapping its methods touches no other
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(connection: Any) -> None:
+            self._forget(connection)
+            commit(connection)
+
+        def do_rollback(connection: Any) -> None:
+            wrote = self._forget(connection)
+            raw = getattr(connection, "dbapi_connection", connection)
+            status = getattr(getattr(raw, "info", None), "transaction_status", None)
+            if not wrote and status is not None and status.name == "INTRANS":
+                raw.commit()
+            else:
+                rollback(connection)
+
+        dialect.do_commit = do_commit  # type: ignore[method-assign]
+        dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+    def _before_execute(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.lstrip()[:6].upper().startswith(self.READS):
+            conn.connection.info[self.MARK] = True
+
+    def _forget(self, connection: Any) -> bool:
+        """Whether the connection's transaction wrote (``True`` when unknown), forgotten."""
+        try:
+            info = connection.info  # the pool's proxy; the first connect passes another
+        except (AttributeError, NotImplementedError):
+            return True
+        return bool(info.pop(self.MARK, False))
 
 
 BUSY_TIMEOUT_SECONDS = 5.0  # as ``PRAGMA busy_timeout`` below
