@@ -111,3 +111,17 @@ def test_the_schema_and_named_urls_are_unchanged(both_apps: Any) -> None:
     guarded, plain = both_apps
     assert guarded.openapi() == plain.openapi()
     assert guarded.url_path_for("static-core", path="app.css") == "/static/core/app.css"
+
+
+def test_route_paths_read_from_the_routers_equal_fastapis_effective_paths(both_apps: Any) -> None:
+    guarded, _ = both_apps
+    if routing._Included is None:
+        pytest.skip("this FastAPI copies included routes into the app: nothing to guard")
+    included = [r for r in guarded.router.routes if isinstance(r, routing._Included)]
+    assert len(included) > 20
+    for router in included:
+        effective = [
+            getattr(c.starlette_route, "path", None) or c.path
+            for c in router.effective_route_contexts()
+        ]
+        assert routing._route_paths(router) == effective

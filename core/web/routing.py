@@ -44,17 +44,29 @@ def common_prefix(paths: Iterable[str]) -> str:
 
 def _route_paths(included: Any) -> list[str] | None:
     """The full path of every route an included router holds, or ``None`` when one of them
-    cannot be reduced to a path (a host route): that router is never skipped."""
-    paths: list[str] = []
-    for context in included.effective_route_contexts():
-        route = context.starlette_route or context.original_route
-        if isinstance(route, Host) or isinstance(context.original_route, Host):
+    cannot be reduced to a path (a host route): that router is never skipped.
+
+    Read from the routers' own route lists and their inclusion prefixes, as FastAPI composes
+    them (the inclusion's prefix, then the route's path): asking FastAPI for its effective
+    routes instead builds every route's dependencies, ~0.25 s for the application, paid by
+    every ``create_app``."""
+    return _paths(included.original_router, included.include_context.prefix)
+
+
+def _paths(router: Any, prefix: str) -> list[str] | None:
+    found: list[str] = []
+    for route in router.routes:
+        if isinstance(route, _Included):
+            inner = _paths(route.original_router, prefix + route.include_context.prefix)
+            if inner is None:
+                return None
+            found += inner
+            continue
+        path = getattr(route, "path", None)
+        if isinstance(route, Host) or not isinstance(path, str):
             return None
-        path = getattr(context.starlette_route, "path", None) or getattr(context, "path", None)
-        if not isinstance(path, str):
-            return None
-        paths.append(path)
-    return paths
+        found.append(prefix + path)
+    return found
 
 
 if _Included is not None:
