@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
@@ -31,6 +32,8 @@ from core.identity.service import authenticate
 from core.plugins.declarations import collect
 from core.plugins.models import PluginSetting
 from core.plugins.registry import PluginRegistry
+from core.settings import Settings
+from core.testing import DemoTemplates, SanminDemo
 from core.tickets.models import Ticket
 from core.units.codes import Level, parse_code
 from core.units.models import Unit
@@ -125,11 +128,8 @@ def test_load_demo_twice_changes_nothing(engine: Engine, registry: PluginRegistr
     ]
 
 
-def test_kecheng_has_3_townships_12_villages_40_grids(
-    engine: Engine, registry: PluginRegistry
-) -> None:
-    load_demo(engine, registry)
-    with Session(engine) as session:
+def test_kecheng_has_3_townships_12_villages_40_grids(sanmin_demo: SanminDemo) -> None:
+    with Session(sanmin_demo.engine) as session:
         townships = children(session, KECHENG)
         assert [t.name for t in townships] == ["府山街道", "荷花街道", "双港街道"]
         villages = list_units(session, KECHENG, level=Level.village)
@@ -157,10 +157,8 @@ def test_base_units_file_is_unchanged_and_every_demo_code_is_valid() -> None:
         assert name and parse_code(code).code == code
 
 
-def test_one_demo_account_per_role_and_its_password_works(
-    engine: Engine, registry: PluginRegistry
-) -> None:
-    report = load_demo(engine, registry)
+def test_one_demo_account_per_role_and_its_password_works(sanmin_demo: SanminDemo) -> None:
+    engine, report = sanmin_demo.engine, sanmin_demo.report  # the demo as loaded, its report
     core_roles = {r.name for r in CORE_ROLES} - {"integrator"}  # API keys, not people
     assert {a.role for a in DEMO_ACCOUNTS} == core_roles
     assert {a.username: a.unit_code for a in DEMO_ACCOUNTS} == EXPECTED_UNITS
@@ -203,8 +201,8 @@ def test_one_demo_account_per_role_and_its_password_works(
     assert all(login.password == DEMO_PASSWORD for login in report.logins)
 
 
-def test_a_changed_demo_account_is_left_alone(engine: Engine, registry: PluginRegistry) -> None:
-    load_demo(engine, registry)
+def test_a_changed_demo_account_is_left_alone(sanmin_demo: SanminDemo) -> None:
+    engine, registry = sanmin_demo.engine, sanmin_demo.kernel.registry  # the demo is loaded
     with Session(engine) as session:
         account = session.exec(select(Account).where(Account.username == "grid_worker")).one()
         account.active = False
@@ -229,6 +227,42 @@ def test_a_changed_demo_account_is_left_alone(engine: Engine, registry: PluginRe
             .order_by(col(AuditEntry.id).desc())
         ).first()
         assert grant is not None and grant.actor == "demo"
+
+
+def every_row(engine: Engine) -> dict[str, list[str]]:
+    """Every row of every table (the version tables included), as sorted ``repr`` strings."""
+    tables = MetaData()
+    tables.reflect(engine)
+    with engine.connect() as conn:
+        return {
+            name: sorted(repr(tuple(row)) for row in conn.execute(table.select()))
+            for name, table in sorted(tables.tables.items())
+        }
+
+
+def test_a_demo_copy_holds_the_loaded_demo_and_keeps_writes_to_itself(
+    sanmin_demo: SanminDemo,
+    sanmin_demo_templates: DemoTemplates,
+    sanmin_settings: Settings,
+    sanmin_registry: PluginRegistry,
+) -> None:
+    """The ``sanmin_demo`` fixture (core.testing): the test's database is the template's rows,
+    every table; its sequences carry on after the template's ids; a write stays in the copy."""
+    template = sanmin_demo_templates.get(sanmin_settings, sanmin_registry)
+    loaded = make_engine(template.url)
+    try:
+        rows = every_row(loaded)
+        assert len(rows["archive_person"]) >= 8000 and rows["ticket"]
+        assert every_row(sanmin_demo.engine) == rows
+        with Session(loaded) as session:
+            last = max(session.exec(select(Account.id)).all(), key=lambda i: i or 0)
+        added = sanmin_demo.account("grid_worker", "330802001001001")
+        assert added.id is not None and last is not None and added.id > last
+        with Session(loaded) as session:
+            assert session.get(Account, added.id) is None  # not in the template
+        assert every_row(loaded) == rows
+    finally:
+        loaded.dispose()
 
 
 def test_demo_command_prints_how_to_log_in(

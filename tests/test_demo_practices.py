@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from core.demo.load import DEMO_PASSWORD, load_demo
-from core.testing import Sanmin
+from core.demo.load import DEMO_PASSWORD
+from core.testing import Sanmin, SanminDemo
 
 # (username, the unit it works at, the API listing of its practice's records, its page, the
 # practice's title on that page)
@@ -48,12 +48,11 @@ PRACTICES = [
 
 
 @pytest.fixture
-def demo(sanmin: Sanmin) -> Sanmin:
+def demo(sanmin_demo: SanminDemo) -> Sanmin:
     """The harness on a database holding the whole demo (units, accounts, archive, tickets
-    and each practice's records)."""
-    load_demo(sanmin.kernel.engine, sanmin.kernel.registry)
-    sanmin.kernel.toggles.invalidate()
-    return sanmin
+    and each practice's records): a copy of the demo loaded once per process
+    (``core.testing``)."""
+    return sanmin_demo
 
 
 def signed_in(demo: Sanmin, username: str) -> TestClient:
